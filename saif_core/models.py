@@ -27,6 +27,8 @@ import shutil
 import socket
 import tempfile
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -291,6 +293,36 @@ class SaifModel:
             if isinstance(i, int) and i != self.tokenizer.unk_token_id:
                 ids.add(i)
         return sorted(i for i in ids if i is not None)
+
+    def layer_module(self, layer: int) -> torch.nn.Module:
+        """The HF decoder layer whose output is ``blocks.{layer}.hook_resid_post``."""
+        self.hook_name(layer)  # validates the range
+        return self.hf.model.layers[layer % self.spec.n_layers]
+
+    @contextmanager
+    def resid_hook(self, layer: int, fn: Callable[[torch.Tensor], torch.Tensor | None]) -> Iterator[None]:
+        """Call ``fn(resid)`` on ``blocks.{layer}.hook_resid_post`` of the HF view during
+        forward passes; a tensor it returns replaces the residual. The hook is always
+        removed on exit. Capturing (return None), splicing an SAE and steering all use it.
+
+        Example:
+            >>> seen = []
+            >>> with m.resid_hook(29, lambda r: seen.append(r)):
+            ...     m.hf(ids)
+        """
+
+        def hook(_module, _inputs, output):
+            hidden = output[0] if isinstance(output, tuple) else output
+            new = fn(hidden)
+            if new is None:
+                return None
+            return (new, *output[1:]) if isinstance(output, tuple) else new
+
+        handle = self.layer_module(layer).register_forward_hook(hook)
+        try:
+            yield
+        finally:
+            handle.remove()
 
     @functools.cached_property
     def tl(self):

@@ -1,0 +1,40 @@
+# Everything installs into .venv at the repo root. The two commands that matter:
+#   make figures   set up, then regenerate every figure on the embedded default
+#   make test      set up, then run the whole test suite (CI runs this)
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+# CPU build by default; a GPU user installs their CUDA build of torch into .venv
+# first (or passes TORCH="torch==X.Y.Z"), and setup keeps whatever torch is there.
+TORCH ?= torch==2.13.0
+STAMP := $(VENV)/.saif-setup
+PYTEST := $(PY) -m pytest
+
+.PHONY: setup figures test test-fast saes bench doctor clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements-nodeps.txt Makefile
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip>=24"
+	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet --no-deps -r requirements-nodeps.txt
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (saif .venv)" >/dev/null
+	touch $(STAMP)
+
+figures: setup
+	$(VENV)/bin/saif figures
+
+test: setup
+	$(PYTEST) tests
+
+test-fast: setup
+	$(PYTEST) -m "not slow" tests
+
+doctor: setup
+	$(VENV)/bin/saif doctor
+
+clean-venv:
+	rm -rf $(VENV)

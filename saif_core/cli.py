@@ -1,0 +1,93 @@
+"""The ``saif`` command. Each subcommand is a thin wrapper over a library function.
+
+    saif doctor                      is the embedded default usable offline?
+    saif sae-eval --text-file F      SAE health (FVU, L0, dead fraction, CE increase)
+    saif judge IN.jsonl              strict / loose / fail verdicts (saif_core.evaluate)
+    saif figures [NN ...]            run the notebook series with papermill
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .doctor import print_report, run_doctor
+from .models import DEFAULT_MODEL, ModelError
+from .saes import SAEError
+
+
+def cmd_doctor(args) -> int:
+    checks = run_doctor(model_id=args.model)
+    print_report(checks)
+    return 0 if all(c.ok for c in checks if c.required) else 1
+
+
+def cmd_sae_eval(args) -> int:
+    from .models import load_model
+    from .saes import default_sae_id, get_sae_spec, load_sae, read_text_file, sae_metrics
+
+    texts = read_text_file(args.text_file)[: args.max_docs]
+    sae_id = args.sae or default_sae_id(args.model)
+    spec = get_sae_spec(sae_id)
+    model = load_model(args.model if args.sae is None else spec.model)
+    sae = load_sae(sae_id, model)
+    metrics = {"model": model.id, "sae": sae_id, "hook": spec.hook,
+               **sae_metrics(model, sae, spec.layer, texts, max_len=args.max_len)}
+    if args.json:
+        print(json.dumps(metrics, indent=2))
+    else:
+        for k, v in metrics.items():
+            print(f"{k:>14}  {v:.4f}" if isinstance(v, float) else f"{k:>14}  {v}")
+    return 0
+
+
+def cmd_figures(args) -> int:
+    from .notebook_runner import run_all
+
+    timings = run_all(only=args.only or None)
+    if timings:
+        print(f"{len(timings)} notebook(s) in {sum(timings.values()) / 60:.1f} min; figures in figures/")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="saif", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("doctor", help="check packages, assets, the default model, parity and the shipped SAEs")
+    d.add_argument("--model", default=DEFAULT_MODEL, help="model to load and check (default: %(default)s)")
+    d.set_defaults(func=cmd_doctor)
+
+    e = sub.add_parser("sae-eval", help="FVU, L0, dead fraction and CE-loss increase of an SAE on a text file")
+    e.add_argument("--model", default=DEFAULT_MODEL, help="model (default: %(default)s); implied by --sae")
+    e.add_argument("--sae", default=None, help="SAE id (default: the model's steering SAE, last layer)")
+    e.add_argument("--text-file", required=True, help="one document per line, or .jsonl with a 'text' field")
+    e.add_argument("--max-len", type=int, default=128, help="tokens per document (default: %(default)s)")
+    e.add_argument("--max-docs", type=int, default=None, help="evaluate only the first N documents")
+    e.add_argument("--json", action="store_true", help="print JSON")
+    e.set_defaults(func=cmd_sae_eval)
+
+    f = sub.add_parser("figures", help="run every numbered notebook with papermill (what `make figures` calls)")
+    f.add_argument("only", nargs="*", help="notebook prefixes to run (default: all), e.g. 02 05")
+    f.set_defaults(func=cmd_figures)
+
+    try:
+        from .evaluate import add_judge_command
+    except ImportError:  # the judges module is optional until it lands
+        pass
+    else:
+        add_judge_command(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ModelError, SAEError, ValueError, FileNotFoundError) as e:
+        print(f"saif {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,283 @@
+"""SAE registry, loading and health metrics.
+
+Two kinds of SAE, both plain sae-lens ``SAE`` modules:
+
+* shipped: trained by this project (``make saes``) and committed under
+  ``data/saes/<model>/<hook>/width_<d_sae>/`` in sae-lens' on-disk format
+  (``cfg.json`` + ``sae_weights.safetensors``), found by scanning that folder. Their id
+  is that relative path, e.g. ``smollm2-135m-instruct/blocks.29.hook_resid_post/width_4608``.
+* paper profile: Gemma Scope, loaded by sae-lens release and id from the hub; their id
+  is ``<release>/<sae_id>``, e.g. ``gemma-scope-2b-pt-res-canonical/layer_25/width_16k/canonical``.
+
+Example:
+    >>> from saif_core.saes import default_sae_id, load_sae
+    >>> sae = load_sae(default_sae_id("smollm2-135m-instruct"))
+    >>> sae.cfg.d_in, sae.cfg.d_sae
+    (576, 4608)
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .models import MODELS, ModelError, SaifModel, get_spec
+
+SAE_ROOT = Path(__file__).resolve().parent.parent / "data" / "saes"
+
+
+class SAEError(RuntimeError):
+    """An SAE could not be found, loaded, or does not fit the model; the message names the fix."""
+
+
+@dataclass(frozen=True)
+class SAESpec:
+    id: str
+    model: str
+    layer: int
+    d_sae: int
+    path: Path | None = None  # shipped
+    release: str | None = None  # hub (sae-lens registry)
+    sae_id: str | None = None
+
+    @property
+    def hook(self) -> str:
+        return f"blocks.{self.layer}.hook_resid_post"
+
+    @property
+    def source(self) -> str:
+        return "shipped" if self.path is not None else "hub"
+
+
+def _gemma_scope(model: str, size: str, layer: int, width: str, d_sae: int) -> SAESpec:
+    release = f"gemma-scope-{size}-pt-res-canonical"
+    sae_id = f"layer_{layer}/width_{width}/canonical"
+    return SAESpec(f"{release}/{sae_id}", model, layer, d_sae, release=release, sae_id=sae_id)
+
+
+PAPER_SAES = [
+    _gemma_scope("gemma-2-2b-it", "2b", 25, "16k", 16384),
+    _gemma_scope("gemma-2-2b-it", "2b", 25, "65k", 65536),
+    _gemma_scope("gemma-2-9b-it", "9b", 41, "16k", 16384),
+    _gemma_scope("gemma-2-9b-it", "9b", 41, "131k", 131072),
+]
+
+
+def shipped_saes(root: Path | None = None) -> list[SAESpec]:
+    """SAEs found on disk under ``root`` (default ``data/saes``)."""
+    root = Path(root) if root is not None else SAE_ROOT
+    specs = []
+    for cfg_path in sorted(root.glob("*/blocks.*.hook_resid_post/width_*/cfg.json")):
+        folder = cfg_path.parent
+        cfg = json.loads(cfg_path.read_text())
+        model, hook = folder.parent.parent.name, folder.parent.name
+        layer = int(hook.split(".")[1])
+        specs.append(SAESpec(str(folder.relative_to(root)), model, layer, int(cfg["d_sae"]), path=folder))
+    return specs
+
+
+def registry(root: Path | None = None) -> dict[str, SAESpec]:
+    return {s.id: s for s in [*shipped_saes(root), *PAPER_SAES]}
+
+
+def default_sae_id(model_id: str, root: Path | None = None) -> str:
+    """The steering SAE of a model: last layer, the narrowest width (8x d_model for the
+    embedded models, 16K for Gemma Scope), as in the paper."""
+    spec = get_spec(model_id)
+    last = [s for s in registry(root).values() if s.model == model_id and s.layer == spec.last_layer]
+    if not last:
+        raise SAEError(
+            f"no SAE for {model_id} at its last layer ({spec.last_layer}) under {root or SAE_ROOT}. "
+            "Fix: train and ship them with `make saes`, or pass an SAE id explicitly."
+        )
+    return min(last, key=lambda s: s.d_sae).id
+
+
+def get_sae_spec(sae_id: str, root: Path | None = None) -> SAESpec:
+    reg = registry(root)
+    if sae_id not in reg:
+        raise SAEError(
+            f"unknown SAE id {sae_id!r}. Known ids:\n  " + "\n  ".join(reg) +
+            "\nFix: pass one of these, or train the missing SAE with `make saes`."
+        )
+    return reg[sae_id]
+
+
+def load_sae(sae_id: str, model: SaifModel | None = None, device: str = "cpu", root: Path | None = None):
+    """Load an SAE by id (fp32, eval mode). With ``model``, check that it fits."""
+    from sae_lens import SAE
+
+    spec = get_sae_spec(sae_id, root)
+    if spec.source == "shipped":
+        weights = spec.path / "sae_weights.safetensors"
+        if not weights.exists():
+            raise SAEError(f"SAE {sae_id}: {weights} is missing. Fix: `git checkout -- data/saes` or `make saes`.")
+        sae = SAE.load_from_disk(spec.path, device=device, dtype="float32")
+    else:
+        from .models import _hub_reachable
+
+        if not _hub_reachable():
+            raise SAEError(
+                f"SAE {sae_id} comes from the Hugging Face hub (sae-lens release {spec.release}), which "
+                "cannot be reached from here. Fix: run on a machine with hub access (the paper profile), "
+                "or use a shipped SAE of an embedded model."
+            )
+        sae = SAE.from_pretrained(spec.release, spec.sae_id, device=device)
+    sae.eval()
+    sae.requires_grad_(False)
+    if model is not None:
+        check_fits(sae, spec, model)
+    return sae
+
+
+def check_fits(sae, spec: SAESpec, model: SaifModel) -> None:
+    """Raise SAEError when the SAE was not trained on this model's residual stream."""
+    problems = []
+    if spec.model != model.id:
+        problems.append(f"it was trained on {spec.model}, not {model.id}")
+    if sae.cfg.d_in != model.spec.d_model:
+        problems.append(f"its d_in is {sae.cfg.d_in} but {model.id} has d_model {model.spec.d_model}")
+    hook = sae.cfg.metadata.hook_name
+    if hook is not None and hook != spec.hook:
+        problems.append(f"its cfg says hook {hook} but it is registered at {spec.hook}")
+    if problems:
+        raise SAEError(
+            f"SAE {spec.id} does not fit model {model.id}: " + "; ".join(problems) +
+            f". Fix: pick an SAE of {model.id} (see `saif doctor`), e.g. {_first_sae_of(model.id)}."
+        )
+
+
+def _first_sae_of(model_id: str) -> str:
+    try:
+        return default_sae_id(model_id)
+    except SAEError:
+        return "none shipped yet (run `make saes`)"
+
+
+# ---------------------------------------------------------------- health metrics
+
+
+def text_batches(model: SaifModel, texts: list[str], max_len: int = 128, batch_size: int = 16):
+    """Tokenize documents (truncated to ``max_len``) into right-padded batches of
+    ``(input_ids, attention_mask)``; the model's BOS convention is respected."""
+    tok = model.tokenizer
+    encoded = [model.encode(t)[:max_len] for t in texts if t.strip()]
+    encoded = [e for e in encoded if len(e) >= 2]
+    for i in range(0, len(encoded), batch_size):
+        chunk = encoded[i : i + batch_size]
+        width = max(len(e) for e in chunk)
+        ids = torch.full((len(chunk), width), tok.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for j, e in enumerate(chunk):
+            ids[j, : len(e)] = torch.tensor(e)
+            mask[j, : len(e)] = 1
+        yield ids.to(model.device), mask.to(model.device)
+
+
+def _next_token_ce(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> tuple[float, int]:
+    """Summed next-token cross-entropy over real (non-pad) targets, and their count."""
+    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
+    nll = -logp.gather(-1, ids[:, 1:, None]).squeeze(-1)
+    valid = mask[:, 1:].bool()
+    return nll[valid].sum().item(), int(valid.sum())
+
+
+@torch.no_grad()
+def sae_metrics(model: SaifModel, sae, layer: int, texts: list[str], max_len: int = 128,
+                batch_size: int = 16, skip_first: bool = True) -> dict:
+    """Health of an SAE on ``texts`` at ``blocks.{layer}.hook_resid_post``.
+
+    * ``fvu``: fraction of variance unexplained, sum ||x - x_hat||^2 / sum ||x - mean x||^2
+      over all tokens (one global ratio, as sae-lens' explained-variance eval).
+    * ``l0``: mean number of active latents per token.
+    * ``dead_fraction``: latents that never fire on any token of ``texts``.
+    * ``ce_clean`` / ``ce_spliced`` / ``ce_increase``: mean next-token cross-entropy
+      with the activation, then with its SAE reconstruction in its place.
+
+    The first position of every sequence (BOS or ``<|im_start|>``, an attention sink
+    with an outsized norm) is left out of all metrics and never spliced, as Gemma
+    Scope's evaluations do; ``skip_first=False`` keeps it.
+    """
+    d_sae = sae.cfg.d_sae
+    fired = torch.zeros(d_sae, dtype=torch.bool, device=model.device)
+    sq_err = 0.0
+    l0_sum = 0.0
+    xs_sum = None
+    xs_sq = 0.0
+    n_tok = 0
+    ce = {"clean": [0.0, 0], "spliced": [0.0, 0]}
+    first = 1 if skip_first else 0
+
+    def splice(resid: torch.Tensor) -> torch.Tensor:
+        out = resid.clone()
+        out[:, first:] = sae.decode(sae.encode(resid[:, first:].float())).to(resid.dtype)
+        return out
+
+    for ids, mask in text_batches(model, texts, max_len, batch_size):
+        captured = []
+        with model.resid_hook(layer, lambda r: captured.append(r.detach())):
+            logits = model.hf(input_ids=ids, attention_mask=mask).logits
+        s, n = _next_token_ce(logits, ids, mask)
+        ce["clean"][0] += s
+        ce["clean"][1] += n
+        with model.resid_hook(layer, splice):
+            logits = model.hf(input_ids=ids, attention_mask=mask).logits
+        s, n = _next_token_ce(logits, ids, mask)
+        ce["spliced"][0] += s
+        ce["spliced"][1] += n
+
+        keep = mask.bool().clone()
+        keep[:, :first] = False
+        x = captured[0][keep].float()
+        acts = sae.encode(x)
+        x_hat = sae.decode(acts)
+        sq_err += (x - x_hat).pow(2).sum().item()
+        xs_sum = x.sum(0) if xs_sum is None else xs_sum + x.sum(0)
+        xs_sq += x.pow(2).sum().item()
+        active = acts > 0
+        l0_sum += active.sum().item()
+        fired |= active.any(0)
+        n_tok += x.shape[0]
+    if n_tok == 0:
+        raise SAEError("no tokens to evaluate: the texts are empty or shorter than 2 tokens.")
+    total_var = xs_sq - xs_sum.pow(2).sum().item() / n_tok
+    ce_clean = ce["clean"][0] / ce["clean"][1]
+    ce_spliced = ce["spliced"][0] / ce["spliced"][1]
+    return {
+        "fvu": sq_err / total_var,
+        "l0": l0_sum / n_tok,
+        "dead_fraction": 1.0 - fired.float().mean().item(),
+        "ce_clean": ce_clean,
+        "ce_spliced": ce_spliced,
+        "ce_increase": ce_spliced - ce_clean,
+        "n_tokens": n_tok,
+        "d_sae": d_sae,
+        "layer": layer,
+    }
+
+
+def read_text_file(path: str | Path) -> list[str]:
+    """Documents of a text file: one per non-empty line (a .jsonl file: its "text" fields)."""
+    path = Path(path)
+    if not path.exists():
+        raise SAEError(f"text file {path} does not exist. Fix: pass an existing file with --text-file.")
+    lines = path.read_text(encoding="utf-8").splitlines()
+    if path.suffix == ".jsonl":
+        docs = []
+        for i, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                docs.append(json.loads(line)["text"])
+            except (ValueError, KeyError, TypeError) as e:
+                raise SAEError(f"{path}:{i}: not a JSON object with a \"text\" field ({e}). Fix that line.")
+        return docs
+    return [line for line in lines if line.strip()]
+
+
+__all__ = [
+    "SAEError", "SAESpec", "PAPER_SAES", "registry", "shipped_saes", "default_sae_id",
+    "get_sae_spec", "load_sae", "check_fits", "sae_metrics", "read_text_file", "MODELS", "ModelError",
+]
