@@ -1,0 +1,158 @@
+"""SAE registry, save/load round trip, fit checks and health metrics on SAEs whose
+metrics are known exactly: an identity SAE (FVU 0) and a mean-only SAE (FVU 1)."""
+import json
+
+import pytest
+import torch
+from sae_lens import JumpReLUSAE, JumpReLUSAEConfig
+from sae_lens.saes.sae import SAEMetadata
+
+from saif_core import saes
+from saif_core.saes import SAEError
+
+TEXTS = [
+    "The museum opens at nine and closes late on Thursdays.",
+    "Le marché du samedi attire des familles de toute la région.",
+    "Der Zug nach Berlin hatte heute zwanzig Minuten Verspätung.",
+    "El río crece cada primavera cuando se derrite la nieve.",
+    "这座城市的公园在秋天特别美丽。",
+    "Please summarize the report in two sentences.",
+]
+
+
+def make_sae(root, model="smollm2-135m-instruct", layer=29, d_in=576, kind="identity", mean=None, hook=None):
+    """Write an SAE to ``root`` in the shipped layout; return its id."""
+    d_sae = 2 * d_in
+    cfg = JumpReLUSAEConfig(d_in=d_in, d_sae=d_sae, metadata=SAEMetadata(
+        hook_name=hook or f"blocks.{layer}.hook_resid_post", model_name=model))
+    sae = JumpReLUSAE(cfg)
+    eye = torch.eye(d_in)
+    with torch.no_grad():
+        sae.threshold.zero_()
+        sae.b_enc.zero_()
+        if kind == "identity":  # relu(x) - relu(-x) = x, exactly
+            sae.W_enc.copy_(torch.cat([eye, -eye], dim=1))
+            sae.W_dec.copy_(torch.cat([eye, -eye], dim=0))
+            sae.b_dec.zero_()
+        else:  # reconstructs every activation as the mean
+            sae.W_enc.zero_()
+            sae.W_dec.zero_()
+            sae.b_dec.copy_(mean)
+    folder = root / model / f"blocks.{layer}.hook_resid_post" / f"width_{d_sae}"
+    sae.save_model(folder)
+    return str(folder.relative_to(root))
+
+
+def test_registry_lists_shipped_and_paper_saes(tmp_path):
+    sid = make_sae(tmp_path)
+    reg = saes.registry(tmp_path)
+    assert sid in reg and reg[sid].layer == 29 and reg[sid].d_sae == 1152 and reg[sid].source == "shipped"
+    assert "gemma-scope-2b-pt-res-canonical/layer_25/width_16k/canonical" in reg
+    assert reg["gemma-scope-9b-pt-res-canonical/layer_41/width_131k/canonical"].hook == "blocks.41.hook_resid_post"
+    assert saes.default_sae_id("smollm2-135m-instruct", tmp_path) == sid
+    assert saes.default_sae_id("gemma-2-2b-it") == "gemma-scope-2b-pt-res-canonical/layer_25/width_16k/canonical"
+
+
+def test_round_trip_keeps_weights(tmp_path):
+    sid = make_sae(tmp_path)
+    sae = saes.load_sae(sid, root=tmp_path)
+    assert sae.cfg.d_in == 576 and sae.cfg.d_sae == 1152
+    assert torch.equal(sae.W_dec[:576], torch.eye(576))
+    x = torch.randn(5, 576)
+    assert torch.allclose(sae.decode(sae.encode(x)), x, atol=1e-6)
+
+
+def test_unknown_sae_id(tmp_path):
+    with pytest.raises(SAEError, match="(?s)unknown SAE id 'nope'.*make saes"):
+        saes.load_sae("nope", root=tmp_path)
+
+
+def test_missing_weights_file(tmp_path):
+    sid = make_sae(tmp_path)
+    (tmp_path / sid / "sae_weights.safetensors").unlink()
+    with pytest.raises(SAEError, match="sae_weights.safetensors is missing"):
+        saes.load_sae(sid, root=tmp_path)
+
+
+def test_no_steering_sae_says_make_saes(tmp_path):
+    with pytest.raises(SAEError, match="no SAE for gemma-3-270m at its last layer \\(17\\).*make saes"):
+        saes.default_sae_id("gemma-3-270m", tmp_path)
+
+
+def test_paper_sae_offline_fails_with_fix(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(SAEError, match="gemma-scope-2b-pt-res-canonical.*hub"):
+        saes.load_sae("gemma-scope-2b-pt-res-canonical/layer_25/width_16k/canonical")
+
+
+@pytest.mark.slow
+def test_dimension_mismatch_is_named(tmp_path, smollm):
+    sid = make_sae(tmp_path, d_in=640)  # a Gemma-3-sized SAE filed under SmolLM2
+    with pytest.raises(SAEError, match="d_in is 640 but smollm2-135m-instruct has d_model 576"):
+        saes.load_sae(sid, smollm, root=tmp_path)
+
+
+@pytest.mark.slow
+def test_hook_mismatch_is_named(tmp_path, smollm):
+    sid = make_sae(tmp_path, hook="blocks.12.hook_resid_post")
+    with pytest.raises(SAEError, match="cfg says hook blocks.12.hook_resid_post but it is registered at blocks.29"):
+        saes.load_sae(sid, smollm, root=tmp_path)
+
+
+@pytest.mark.slow
+def test_sae_of_another_model_is_refused(tmp_path, smollm):
+    sid = make_sae(tmp_path, model="gemma-3-270m", layer=17, d_in=640)
+    with pytest.raises(SAEError, match="trained on gemma-3-270m, not smollm2-135m-instruct"):
+        saes.load_sae(sid, smollm, root=tmp_path)
+
+
+@pytest.mark.slow
+def test_identity_sae_metrics(tmp_path, smollm):
+    sae = saes.load_sae(make_sae(tmp_path), smollm, root=tmp_path)
+    m = saes.sae_metrics(smollm, sae, 29, TEXTS)
+    print(m)
+    assert m["fvu"] < 1e-6
+    assert abs(m["ce_increase"]) < 1e-3
+    assert m["l0"] > 570  # one of each +/- pair fires per dimension
+    assert m["dead_fraction"] < 0.02
+    assert m["n_tokens"] == sum(len(smollm.encode(t)) - 1 for t in TEXTS)  # first token skipped
+
+
+@pytest.mark.slow
+def test_mean_sae_has_fvu_one_and_hurts_ce(tmp_path, smollm):
+    acts = []
+    with torch.no_grad(), smollm.resid_hook(29, lambda r: acts.append(r[0, 1:])):
+        for t in TEXTS:
+            smollm.hf(torch.tensor([smollm.encode(t)]))
+    mean = torch.cat(acts).mean(0)
+    sae = saes.load_sae(make_sae(tmp_path, kind="mean", mean=mean), smollm, root=tmp_path)
+    m = saes.sae_metrics(smollm, sae, 29, TEXTS)
+    assert m["fvu"] == pytest.approx(1.0, abs=1e-4)
+    assert m["l0"] == 0 and m["dead_fraction"] == 1.0
+    assert m["ce_increase"] > 0.5
+
+
+def test_read_text_file(tmp_path):
+    p = tmp_path / "t.jsonl"
+    p.write_text('{"text": "a b"}\n\n{"nope": 1}\n')
+    with pytest.raises(SAEError, match="t.jsonl:3: not a JSON object with a \"text\" field"):
+        saes.read_text_file(p)
+    q = tmp_path / "t.txt"
+    q.write_text("one\n\ntwo\n")
+    assert saes.read_text_file(q) == ["one", "two"]
+    with pytest.raises(SAEError, match="does not exist"):
+        saes.read_text_file(tmp_path / "missing.txt")
+
+
+@pytest.mark.slow
+def test_cli_sae_eval_json(tmp_path, monkeypatch, capsys):
+    from saif_core import cli
+
+    sid = make_sae(tmp_path)
+    monkeypatch.setattr(saes, "SAE_ROOT", tmp_path)
+    texts = tmp_path / "texts.txt"
+    texts.write_text("\n".join(TEXTS))
+    assert cli.main(["sae-eval", "--sae", sid, "--text-file", str(texts), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["sae"] == sid and out["hook"] == "blocks.29.hook_resid_post" and out["fvu"] < 1e-6
+    assert {"fvu", "l0", "dead_fraction", "ce_increase", "n_tokens"} <= set(out)
