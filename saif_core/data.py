@@ -6,9 +6,9 @@ variants share is the instruction's meaning, not its words. A *content item*
 (``data/contents/*.jsonl``, one ``{"id", "text", "lang", "keyword"?}`` per line) is an input
 without any instruction. A *pair* puts them together:
 
-- positive = content and a sampled instruction variant, joined by ``SEPARATOR`` (one newline):
-  ``"<content>\\n<instruction>"`` for ``placement="post"`` (the paper's better choice),
-  ``"<instruction>\\n<content>"`` for ``placement="pre"``;
+- positive = content and a sampled instruction variant, joined by ``SEPARATOR`` (a blank line):
+  ``"<content>\\n\\n<instruction>"`` for ``placement="post"`` (the paper's better choice),
+  ``"<instruction>\\n\\n<content>"`` for ``placement="pre"``;
 - negative = the content alone.
 
 Prompts here are plain user text; ``SaifModel.format_prompt`` adds the chat template later.
@@ -19,7 +19,7 @@ Example:
     >>> items = split("translate_fr", "extraction")[:4]
     >>> pairs = build_pairs(task, items, placement="post", seed=0)
     >>> p = pairs[0]
-    >>> p.negative == p.content.text and p.positive == p.content.text + "\\n" + p.instruction
+    >>> p.negative == p.content.text and p.positive == p.content.text + "\\n\\n" + p.instruction
     True
     >>> eval_prompts(task, items[0])["prompted"].endswith("Translate this text into French.")
     True
@@ -37,8 +37,9 @@ TASK_IDS = ("translate_fr", "translate_zh", "translate_en", "keyword", "summariz
 PLACEMENTS = ("post", "pre")
 SPLIT_NAMES = ("extraction", "dev", "evaluation")
 VARIANT_KINDS = ("paraphrase", "translation")
-SEPARATOR = "\n"
-"""Joins content and instruction: a newline keeps the two visibly apart in either order."""
+SEPARATOR = "\n\n"
+"""Joins content and instruction: a blank line keeps the two visibly apart in either order
+(the SAE training corpus, ``saif_core.corpus``, and ``PLAIN_TEMPLATE`` use the same)."""
 KEYWORD_SLOT = "{keyword}"
 DEFAULT_SEED = 0
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
@@ -295,7 +296,7 @@ def join(content: str, instruction: str, placement: str = "post") -> str:
     """Content and instruction in the placement's order.
 
     >>> join("Bonjour.", "Translate this text into English.", "pre")
-    'Translate this text into English.\\nBonjour.'
+    'Translate this text into English.\\n\\nBonjour.'
     """
     if placement not in PLACEMENTS:
         raise DataError(f"placement must be one of {PLACEMENTS}, got {placement!r}")

@@ -242,8 +242,8 @@ def test_post_and_pre_order(fr_items):
     pre = build_pairs("translate_fr", fr_items, placement="pre", seed=0)
     for a, b in zip(post, pre):
         assert a.variant == b.variant and a.negative == b.negative == a.content.text
-        assert a.positive == a.content.text + "\n" + a.instruction
-        assert b.positive == b.instruction + "\n" + b.content.text
+        assert a.positive == a.content.text + "\n\n" + a.instruction
+        assert b.positive == b.instruction + "\n\n" + b.content.text
         assert a.positive.startswith(a.content.text) and b.positive.endswith(b.content.text)
 
 
@@ -283,10 +283,10 @@ def test_eval_prompts_original_and_prompted():
     item = split("keyword", "evaluation")[0]
     prompts = eval_prompts("keyword", item)
     assert prompts["original"] == item.text
-    assert prompts["prompted"] == item.text + "\n" + f'Include the word "{item.keyword}" in your response.'
+    assert prompts["prompted"] == item.text + "\n\n" + f'Include the word "{item.keyword}" in your response.'
     pre = eval_prompts("summarize", split("summarize", "evaluation")[0], placement="pre")
-    assert pre["prompted"].startswith("Summarize this text briefly.\n")
-    assert join("A.", "B.") == "A.\nB."
+    assert pre["prompted"].startswith("Summarize this text briefly.\n\n")
+    assert join("A.", "B.") == "A.\n\nB."
 
 
 def test_format_prompts_uses_the_models_formatter():
