@@ -1,0 +1,590 @@
+"""Train the shipped SAEs with sae-lens on CPU: corpus -> cached activations -> SAEs.
+
+    python -m saif_core.train_saes                       # the default plan of the default model
+    python -m saif_core.train_saes --model gemma-3-270m
+    python -m saif_core.train_saes --layers 29 --widths 8x --tokens 2000000
+
+Steps, each resumable after a kill:
+
+1. corpus (``saif_core.corpus``): documents formatted as the model sees them, split by
+   group into training and held-out (``data/saes/<model>/heldout.jsonl``; the default
+   model's is also ``data/saes/heldout.jsonl``). The model-generated part is committed
+   in ``data/saes/corpus/generated.jsonl`` and only generated when missing.
+2. activations: one batched HF forward pass over the training documents captures every
+   requested layer at once (``SaifModel.resid_hook``), stored as fp16 memmaps under the
+   work folder (``$SAIF_CACHE/sae_work/<model>``, not committed). Position 0 of every
+   document (an attention sink with an outsized norm) is left out, as in ``sae_metrics``.
+3. training: sae-lens' ``SAETrainer`` with a ``BatchTopKTrainingSAE`` fed from the cache,
+   activations normalised to mean norm sqrt(d_in) (Gemma Scope's convention) and the
+   scale folded into the weights at the end. A checkpoint is written every few minutes
+   and picked up on restart. BatchTopK is saved by sae-lens as JumpReLU, Gemma Scope's
+   inference architecture.
+4. shipping: ``data/saes/<model>/blocks.<L>.hook_resid_post/width_<d_sae>/`` with
+   ``cfg.json`` + fp16 ``sae_weights.safetensors`` (sae-lens' on-disk format),
+   ``training_config.json``, ``training_log.jsonl`` and ``metrics.json`` (held-out FVU,
+   L0, dead fraction, CE increase from ``saes.sae_metrics`` on the raw activations).
+   SAEs whose ``metrics.json`` exists are skipped.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import corpus
+from .models import DEFAULT_MODEL, SaifModel, cache_root, get_spec, load_model
+
+SAE_OUT = corpus.REPO / "data" / "saes"
+
+# The plan per model: {layer: [width multiples of d_model]}, and training tokens.
+PLANS = {
+    "smollm2-135m-instruct": {29: ["8x", "32x"], 5: ["4x"], 11: ["4x"], 17: ["4x"], 23: ["4x"]},
+    "gemma-3-270m": {17: ["8x"]},
+}
+LAST_LAYER_TOKENS = 2_000_000
+OTHER_TOKENS = 1_000_000
+
+
+@dataclasses.dataclass(frozen=True)
+class SAETrainSettings:
+    """Hyperparameters of one SAE run (written to ``training_config.json``)."""
+
+    model: str
+    layer: int
+    d_sae: int
+    tokens: int
+    k: int = 64
+    batch_size: int = 1024
+    lr: float = 4e-4
+    warmup_steps: int = 50
+    decay_fraction: float = 0.2
+    dead_feature_window: int = 250  # steps without firing before the aux loss revives a latent
+    aux_loss_coefficient: float = 1.0 / 32
+    seed: int = 0
+    normalize_activations: str = "expected_average_only_in"
+    architecture: str = "batchtopk (saved as jumprelu)"
+
+
+# ---------------------------------------------------------------- work folders
+
+
+def work_dir(model_id: str) -> Path:
+    return Path(os.environ.get("SAIF_SAE_WORK", cache_root() / "sae_work")) / model_id
+
+
+def sae_dir(out: Path, model_id: str, layer: int, d_sae: int) -> Path:
+    return Path(out) / model_id / f"blocks.{layer}.hook_resid_post" / f"width_{d_sae}"
+
+
+def _log(msg: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
+
+
+# ---------------------------------------------------------------- 1. corpus
+
+
+@torch.no_grad()
+def generate_responses(model: SaifModel, prompts: list[dict], path: Path, max_new_tokens: int = 128,
+                       batch_size: int = 32, seed: int = 0) -> None:
+    """Append ``{"id", "prompt", "response", "lang", "group", "source", "generator"}`` for
+    every prompt whose id is not in ``path`` yet (so a killed run resumes)."""
+    done = {d["id"] for d in corpus.read_generated(path)}
+    todo = [p for p in prompts if p["id"] not in done]
+    if not todo:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tok = model.tokenizer
+    tok.padding_side = "left"
+    torch.manual_seed(seed)
+    t0, n_new = time.perf_counter(), 0
+    try:
+        for i in range(0, len(todo), batch_size):
+            chunk = todo[i : i + batch_size]
+            enc = [model.encode(model.format_prompt(p["prompt"])) for p in chunk]
+            width = max(map(len, enc))
+            ids = torch.full((len(enc), width), tok.pad_token_id, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for j, e in enumerate(enc):
+                ids[j, width - len(e):] = torch.tensor(e)
+                mask[j, width - len(e):] = 1
+            out = model.hf.generate(
+                input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
+                max_new_tokens=max_new_tokens, do_sample=True, temperature=0.8, top_p=0.95,
+                repetition_penalty=1.1, eos_token_id=model.stop_token_ids, pad_token_id=tok.pad_token_id,
+            )
+            with path.open("a", encoding="utf-8") as f:
+                for p, row in zip(chunk, out[:, width:]):
+                    row = [t for t in row.tolist() if t not in model.stop_token_ids and t != tok.pad_token_id]
+                    n_new += len(row)
+                    rec = {**p, "response": tok.decode(row, skip_special_tokens=True).strip(), "generator": model.id}
+                    f.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            _log(f"generated {i + len(chunk)}/{len(todo)} ({n_new / (time.perf_counter() - t0):.0f} new tok/s)")
+    finally:
+        tok.padding_side = "right"
+
+
+def generation_prompts(seed: int = 0, n_task: int = 600) -> list[dict]:
+    """The seed prompts plus a seeded sample of the task prompts (when the task data is there)."""
+    rng = random.Random(seed)
+    tasks = corpus.task_prompts(seed=seed)
+    rng.shuffle(tasks)
+    return corpus.seed_prompts() + [{**t, "source": "task_prompt"} for t in tasks[:n_task]]
+
+
+def format_doc(model: SaifModel, prompt: str | None, response: str | None = None, text: str | None = None) -> str:
+    """The text the model sees: a formatted prompt, optionally with its response, or plain text."""
+    if prompt is None:
+        return text
+    s = model.format_prompt(prompt)
+    if response is not None:
+        end = "<|im_end|>\n" if model.spec.chat else ""
+        s = s + (response if model.spec.chat else " " + response) + end
+    return s
+
+
+def build_documents(model: SaifModel, seed: int = 0) -> list[dict]:
+    """Every candidate document (formatted), with its source, language and group.
+
+    Generated responses are also used as contents of the task prompts (every task's
+    instruction variants applied to them), next to ``data/contents``."""
+    docs = []
+    gen = corpus.read_generated()
+    for g in gen:
+        docs.append({"text": format_doc(model, g["prompt"], g["response"]), "source": "generated",
+                     "lang": g["lang"], "group": g["group"], "id": "gen/" + g["id"]})
+    for d in corpus.task_prompts(seed=seed):
+        docs.append({"text": format_doc(model, d["prompt"]), "source": "task_prompt", "lang": d["lang"],
+                     "group": d["group"], "id": d["id"], "task": d["task"], "placement": d["placement"]})
+    # generated responses as contents of every task (keyword tasks need a keyword: skipped)
+    rng = random.Random(seed + 1)
+    gen_items = [g for g in gen if g.get("source") == "seed_prompt" and len(g["response"]) > 20]
+    for task in corpus.load_tasks():
+        variants = [v for v in task["variants"] if "{keyword}" not in v["text"]]
+        if not variants:
+            continue
+        for g in gen_items:
+            if g["lang"] in set(task.get("contents", {}).get("exclude_langs", [])):
+                continue
+            for v in rng.sample(variants, min(3, len(variants))):
+                pl = rng.choice(["pre", "post"])
+                docs.append({"text": format_doc(model, corpus.place(v["text"], g["response"], pl)),
+                             "source": "task_prompt_generated_content", "lang": g["lang"], "group": g["group"],
+                             "id": f"{task['id']}/gen/{g['id']}/{task['variants'].index(v)}/{pl}",
+                             "task": task["id"], "placement": pl})
+    for d in corpus.plain_contents():
+        docs.append({**d})
+    return docs
+
+
+def split_corpus(model: SaifModel, target_tokens: int, max_len: int = 256, seed: int = 0,
+                 heldout_fraction: float = 0.05, heldout_max_docs: int = 400):
+    """Tokenize a seeded sample of the documents up to ``target_tokens`` training tokens
+    and split by group. Returns ``(train_docs, heldout_docs, stats)``; each doc gets
+    ``ids`` (truncated to ``max_len``)."""
+    docs = build_documents(model, seed)
+    if not docs:
+        raise RuntimeError("the corpus is empty: no generations, tasks or contents found")
+    rng = random.Random(seed)
+    rng.shuffle(docs)
+    # each source gets its documents in turn until the budget is met, generated text first
+    train, heldout, n_train = [], [], 0
+    order = {"generated": 0, "plain": 1, "task_prompt": 2, "task_prompt_generated_content": 2}
+    docs.sort(key=lambda d: order.get(d["source"], 3))
+    for d in docs:
+        if corpus.is_heldout(d["group"], heldout_fraction, seed):
+            if len(heldout) < heldout_max_docs:
+                d["ids"] = model.encode(d["text"])[:max_len]
+                heldout.append(d)
+            continue
+        if n_train >= target_tokens:
+            continue
+        d["ids"] = model.encode(d["text"])[:max_len]
+        if len(d["ids"]) < 2:
+            continue
+        train.append(d)
+        n_train += len(d["ids"]) - 1  # position 0 is not trained on
+    return train, heldout, corpus_stats(train, heldout)
+
+
+def corpus_stats(train: list[dict], heldout: list[dict]) -> dict:
+    def table(docs):
+        by = {}
+        for d in docs:
+            key = f"{d['source']}/{d['lang']}"
+            row = by.setdefault(key, {"docs": 0, "tokens": 0})
+            row["docs"] += 1
+            row["tokens"] += len(d["ids"]) - 1
+        return dict(sorted(by.items()))
+
+    return {"train": table(train), "heldout": table(heldout),
+            "train_tokens": sum(len(d["ids"]) - 1 for d in train),
+            "heldout_tokens": sum(len(d["ids"]) - 1 for d in heldout)}
+
+
+def write_heldout(model_id: str, heldout: list[dict], out: Path) -> Path:
+    path = Path(out) / model_id / "heldout.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"text": d["text"], "source": d["source"], "lang": d["lang"], "id": d["id"]},
+                        ensure_ascii=False) for d in heldout]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    if model_id == DEFAULT_MODEL:
+        shutil.copyfile(path, Path(out) / "heldout.jsonl")
+    return path
+
+
+# ---------------------------------------------------------------- 2. activations
+
+
+@torch.no_grad()
+def cache_activations(model: SaifModel, token_lists: list[list[int]], layers: list[int], folder: Path,
+                      batch_size: int = 32) -> dict[int, Path]:
+    """fp16 memmaps ``acts_L{layer}.npy`` of shape (n_tokens, d_model), position 0 of
+    every sequence left out. Resumes from ``progress.json`` after a kill."""
+    folder.mkdir(parents=True, exist_ok=True)
+    d = model.spec.d_model
+    n_rows = sum(len(t) - 1 for t in token_lists)
+    paths = {L: folder / f"acts_L{L}.npy" for L in layers}
+    progress_path = folder / "progress.json"
+    progress = json.loads(progress_path.read_text()) if progress_path.exists() else None
+    key = {"n_rows": n_rows, "layers": sorted(layers), "n_docs": len(token_lists), "batch_size": batch_size}
+    if progress is None or progress["key"] != key:
+        progress = {"key": key, "batches_done": 0, "rows_done": 0, "done": False}
+        for p in paths.values():
+            np.lib.format.open_memmap(p, mode="w+", dtype=np.float16, shape=(n_rows, d)).flush()
+    if progress["done"]:
+        return paths
+    maps = {L: np.load(p, mmap_mode="r+") for L, p in paths.items()}
+    # batches of similar lengths (little padding), visited in a seeded random order so
+    # that any prefix of the cache is a fair sample of the corpus
+    order = sorted(range(len(token_lists)), key=lambda i: len(token_lists[i]))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    random.Random(len(batches)).shuffle(batches)
+    pad = model.tokenizer.pad_token_id
+    row = progress["rows_done"]
+    t0, rows0 = time.perf_counter(), row
+    for b in range(progress["batches_done"], len(batches)):
+        seqs = [token_lists[i] for i in batches[b]]
+        width = max(map(len, seqs))
+        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for j, s in enumerate(seqs):
+            ids[j, : len(s)] = torch.tensor(s)
+            mask[j, : len(s)] = 1
+        keep = mask.bool()
+        keep[:, 0] = False
+        captured = {}
+        with ExitStack() as stack:
+            for L in layers:
+                stack.enter_context(model.resid_hook(L, lambda r, L=L: captured.__setitem__(L, r[keep])))
+            model.hf.model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device))  # no LM head
+        n = int(keep.sum())
+        for L in layers:
+            maps[L][row : row + n] = captured[L].float().cpu().numpy().astype(np.float16)
+        row += n
+        if b % 20 == 19 or b == len(batches) - 1:
+            for m in maps.values():
+                m.flush()
+            progress.update(batches_done=b + 1, rows_done=row)
+            progress_path.write_text(json.dumps(progress))
+            rate = (row - rows0) / (time.perf_counter() - t0)
+            _log(f"cached {row}/{n_rows} tokens x {len(layers)} layers ({rate:.0f} tok/s)")
+    assert row == n_rows, (row, n_rows)
+    progress["done"] = True
+    progress_path.write_text(json.dumps(progress))
+    return paths
+
+
+# ---------------------------------------------------------------- 3. training
+
+
+class ActivationBatches:
+    """Endless shuffled batches of cached activations (float32), an epoch at a time;
+    the position is a sample count, so a resumed run continues where it stopped."""
+
+    def __init__(self, acts: torch.Tensor, batch_size: int, seed: int = 0, start: int = 0):
+        self.acts, self.batch_size, self.seed, self.pos = acts, batch_size, seed, start
+        self._epoch, self._perm = -1, None
+
+    def __iter__(self):
+        return self
+
+    def _perm_for(self, epoch: int) -> torch.Tensor:
+        if epoch != self._epoch:
+            g = torch.Generator().manual_seed(self.seed * 1000 + epoch)
+            self._perm, self._epoch = torch.randperm(len(self.acts), generator=g), epoch
+        return self._perm
+
+    def __next__(self) -> torch.Tensor:
+        n, parts, need = len(self.acts), [], self.batch_size
+        while need > 0:
+            epoch, off = divmod(self.pos, n)
+            take = min(need, n - off)
+            parts.append(self._perm_for(epoch)[off : off + take])
+            self.pos += take
+            need -= take
+        return self.acts[torch.cat(parts)].float()
+
+
+def _trainer_class():
+    from sae_lens.training.sae_trainer import SAETrainer
+
+    class LoggingTrainer(SAETrainer):
+        """sae-lens' trainer plus a training curve and time-based checkpoints."""
+
+        log_every = 50
+        ckpt_every_s = 300.0
+        ckpt_dir: Path | None = None
+        history: list
+        _last_ckpt = 0.0
+        _t_start = 0.0
+        elapsed_before = 0.0
+
+        def step(self, batch):
+            out = super().step(batch)
+            if self.n_training_steps % self.log_every == 0 or self.n_training_samples >= self.cfg.total_training_samples:
+                with torch.no_grad():
+                    x, x_hat = out.sae_in.float(), out.sae_out.float()
+                    fvu = ((x - x_hat).pow(2).sum() / (x - x.mean(0)).pow(2).sum()).item()
+                    l0 = (out.feature_acts != 0).float().sum(-1).mean().item()
+                rec = {"step": self.n_training_steps, "tokens": self.n_training_samples,
+                       "loss": out.loss.item(), "fvu": fvu, "l0": l0,
+                       "dead": int(self.dead_neurons.sum()), "lr": self.optimizer.param_groups[0]["lr"],
+                       "elapsed_s": round(self.elapsed(), 1)}
+                self.history.append(rec)
+                _log(" ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in rec.items()))
+            return out
+
+        def elapsed(self) -> float:
+            return self.elapsed_before + time.perf_counter() - self._t_start
+
+        def _checkpoint_if_needed(self):
+            if self.ckpt_dir is not None and time.perf_counter() - self._last_ckpt > self.ckpt_every_s:
+                self.save_latest()
+
+        def save_latest(self):
+            tmp = self.ckpt_dir / "latest.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            self.save_checkpoint("latest.tmp", base_path=self.ckpt_dir)
+            (tmp / "history.json").write_text(json.dumps({"history": self.history, "elapsed_s": self.elapsed(),
+                                                         "settings": self.settings}))
+            final = self.ckpt_dir / "latest"
+            shutil.rmtree(final, ignore_errors=True)
+            tmp.rename(final)
+            self._last_ckpt = time.perf_counter()
+            _log(f"checkpoint at {self.n_training_samples} tokens -> {final}")
+
+    return LoggingTrainer
+
+
+def train_sae(acts: torch.Tensor, s: SAETrainSettings, ckpt_dir: Path, context_size: int,
+              prepend_bos: bool, log_every: int = 50, ckpt_every_s: float = 300.0):
+    """Train one BatchTopK SAE with sae-lens' SAETrainer; returns ``(sae, history, seconds)``."""
+    from safetensors.torch import load_file
+    from sae_lens import BatchTopKTrainingSAE, BatchTopKTrainingSAEConfig
+    from sae_lens.config import SAETrainerConfig
+    from sae_lens.saes.sae import SAEMetadata
+
+    torch.manual_seed(s.seed)
+    d_in = acts.shape[1]
+    steps = max(1, s.tokens // s.batch_size)
+    cfg = BatchTopKTrainingSAEConfig(
+        d_in=d_in, d_sae=s.d_sae, k=s.k, dtype="float32", device="cpu",
+        normalize_activations=s.normalize_activations, aux_loss_coefficient=s.aux_loss_coefficient,
+        metadata=SAEMetadata(model_name=s.model, hook_name=f"blocks.{s.layer}.hook_resid_post",
+                             context_size=context_size, prepend_bos=prepend_bos),
+    )
+    sae = BatchTopKTrainingSAE(cfg)
+    tcfg = SAETrainerConfig(
+        total_training_samples=steps * s.batch_size, train_batch_size_samples=s.batch_size, lr=s.lr,
+        lr_end=s.lr / 20, lr_warm_up_steps=min(s.warmup_steps, steps // 10),
+        lr_decay_steps=int(s.decay_fraction * steps), device="cpu",
+        dead_feature_window=s.dead_feature_window, feature_sampling_window=10**9,
+        n_batches_for_norm_estimate=min(100, max(1, len(acts) // s.batch_size)),
+    )
+    latest = ckpt_dir / "latest"
+    start, history, before = 0, [], 0.0
+    resume = (latest / "trainer_state.pt").exists()
+    if resume:
+        meta = json.loads((latest / "history.json").read_text())
+        if meta.get("settings") != dataclasses.asdict(s):
+            _log(f"ignoring the checkpoint in {latest}: it was made with other settings")
+            resume = False
+    if resume:
+        sae.load_state_dict(load_file(str(latest / "sae_weights.safetensors")))
+        history, before = meta["history"], meta["elapsed_s"]
+    trainer = _trainer_class()(tcfg, sae, ActivationBatches(acts, s.batch_size, s.seed))
+    trainer.settings = dataclasses.asdict(s)
+    if resume:
+        trainer.load_trainer_state(latest)
+        trainer.n_training_steps = trainer.n_training_samples // s.batch_size
+        trainer.data_provider.pos = trainer.n_training_samples
+        _log(f"resumed from {latest} at {trainer.n_training_samples} tokens")
+    trainer.history, trainer.elapsed_before = history, before
+    trainer.log_every, trainer.ckpt_every_s, trainer.ckpt_dir = log_every, ckpt_every_s, ckpt_dir
+    trainer._t_start = trainer._last_ckpt = time.perf_counter()
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    sae = trainer.fit()
+    return sae, trainer.history, trainer.elapsed()
+
+
+# ---------------------------------------------------------------- 4. shipping
+
+
+def ship_sae(sae, folder: Path) -> None:
+    """Save the inference SAE (JumpReLU) in sae-lens' format with fp16 weights."""
+    from safetensors.torch import load_file, save_file
+
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    weights, cfg_path = sae.save_inference_model(tmp)
+    state = {k: v.to(torch.float16).contiguous() for k, v in load_file(str(weights)).items()}
+    save_file(state, str(weights))
+    cfg = json.loads(cfg_path.read_text())
+    cfg["dtype"] = "float16"  # as stored; load with dtype="float32" (saes.load_sae does)
+    cfg_path.write_text(json.dumps(cfg, indent=2))
+    folder.mkdir(parents=True, exist_ok=True)
+    for p in tmp.iterdir():
+        shutil.move(str(p), folder / p.name)
+    tmp.rmdir()
+
+
+def evaluate_shipped(model: SaifModel, folder: Path, layer: int, texts: list[str]) -> dict:
+    from sae_lens import SAE
+
+    from .saes import sae_metrics
+
+    sae = SAE.load_from_disk(folder, device="cpu", dtype="float32")
+    sae.eval()
+    return sae_metrics(model, sae, layer, texts)
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def parse_width(w: str, d_model: int) -> int:
+    w = str(w).strip().lower()
+    return int(float(w[:-1]) * d_model) if w.endswith("x") else int(w)
+
+
+def plan_for(model_id: str, layers: list[int] | None, widths: list[str] | None, tokens: int | None):
+    """``[(layer, d_sae, tokens)]``: the model's default plan, or layers x widths."""
+    spec = get_spec(model_id)
+    if layers is None and widths is None:
+        plan = PLANS.get(model_id, {spec.last_layer: ["8x"]})
+    else:
+        layers = layers if layers is not None else [spec.last_layer]
+        plan = {L % spec.n_layers: widths or ["8x"] for L in layers}
+    out = []
+    for L, ws in plan.items():
+        for w in ws:
+            n = tokens or (LAST_LAYER_TOKENS if L == spec.last_layer else OTHER_TOKENS)
+            out.append((L, parse_width(w, spec.d_model), n))
+    # the steering SAE first (last layer, narrowest), then the layer study, then wider ones
+    return sorted(out, key=lambda r: (r[1] > 8 * spec.d_model, r[0] != spec.last_layer, r[1], r[0]))
+
+
+def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, out: Path = SAE_OUT,
+        corpus_tokens: int | None = None, k: int = 64, batch_size: int = 1024, lr: float | None = None,
+        seed: int = 0, max_len: int = 256, generate: bool = True, gen_max_new_tokens: int = 128,
+        heldout_max_docs: int = 400, force: bool = False, log_every: int = 50,
+        ckpt_every_s: float = 300.0, work: Path | None = None) -> list[dict]:
+    """Build what is missing and train every SAE of the plan; returns their metrics."""
+    out = Path(out)
+    plan = plan_for(model_id, layers, widths, tokens)
+    todo = [(L, d, n) for L, d, n in plan if force or not (sae_dir(out, model_id, L, d) / "metrics.json").exists()]
+    results = [json.loads((sae_dir(out, model_id, L, d) / "metrics.json").read_text())
+               for L, d, n in plan if (L, d, n) not in todo]
+    if not todo:
+        _log("every SAE of the plan is trained (delete its metrics.json or pass --force to retrain)")
+        return results
+    _log(f"plan for {model_id}: " + ", ".join(f"L{L}/width_{d}/{n} tok" for L, d, n in todo))
+    model = load_model(model_id, device="cpu")
+    work = Path(work) if work is not None else work_dir(model_id)
+    work.mkdir(parents=True, exist_ok=True)
+
+    if generate and model_id == DEFAULT_MODEL:
+        generate_responses(model, generation_prompts(seed), corpus.GENERATED_FILE, gen_max_new_tokens)
+    need = corpus_tokens or max(n for _, _, n in todo)
+    train, heldout, stats = split_corpus(model, need, max_len=max_len, seed=seed, heldout_max_docs=heldout_max_docs)
+    _log(f"corpus: {stats['train_tokens']} training tokens, {stats['heldout_tokens']} held-out tokens")
+    heldout_path = write_heldout(model_id, heldout, out)
+    (Path(out) / model_id / "corpus_stats.json").write_text(json.dumps(stats, indent=2))
+    heldout_texts = [d["text"] for d in heldout]
+
+    # every layer of the model's plan is cached in the same pass (hooks cost little)
+    layers_needed = sorted({L for L, _, _ in todo} | set(PLANS.get(model_id, {})))
+    t0 = time.perf_counter()
+    acts_paths = cache_activations(model, [d["ids"] for d in train], layers_needed, work / "acts")
+    cache_s = time.perf_counter() - t0
+    _log(f"activations cached in {cache_s:.0f} s")
+
+    for L, d_sae, n in todo:
+        folder = sae_dir(out, model_id, L, d_sae)
+        s = SAETrainSettings(model=model_id, layer=L, d_sae=d_sae, tokens=n, k=k, batch_size=batch_size,
+                             lr=lr or (4e-4 if d_sae <= 8 * model.spec.d_model else 3e-4), seed=seed)
+        acts_np = np.load(acts_paths[L], mmap_mode="r")
+        acts = torch.from_numpy(np.ascontiguousarray(acts_np[: min(len(acts_np), max(n, 1))]))
+        _log(f"training L{L} width {d_sae} on {n} tokens ({n / len(acts):.2f} epochs of {len(acts)} cached)")
+        sae, history, secs = train_sae(acts, s, work / "ckpt" / f"L{L}_w{d_sae}",
+                                       context_size=max_len, prepend_bos=model.add_special_tokens,
+                                       log_every=log_every, ckpt_every_s=ckpt_every_s)
+        del acts
+        ship_sae(sae, folder)
+        (folder / "training_config.json").write_text(json.dumps({
+            **dataclasses.asdict(s), "epochs": n / len(acts_np), "cached_tokens": len(acts_np),
+            "context_size": max_len, "first_position_excluded": True, "training_seconds": round(secs, 1),
+            "sae_lens_trainer": "sae_lens.training.sae_trainer.SAETrainer",
+            "corpus": {"train_tokens": stats["train_tokens"], "heldout_file": str(heldout_path.relative_to(out))},
+            "device": "cpu", "torch_threads": torch.get_num_threads(),
+        }, indent=2))
+        (folder / "training_log.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
+        _log(f"evaluating L{L} width {d_sae} on {len(heldout_texts)} held-out documents")
+        m = evaluate_shipped(model, folder, L, heldout_texts)
+        m.update(training_tokens=n, training_seconds=round(secs, 1), heldout_file=str(heldout_path.relative_to(out)),
+                 sae_id=str(folder.relative_to(out)), k=k)
+        (folder / "metrics.json").write_text(json.dumps(m, indent=2))
+        _log(f"shipped {folder}: " + json.dumps({k_: m[k_] for k_ in ("fvu", "l0", "dead_fraction", "ce_increase")}))
+        results.append(m)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m saif_core.train_saes", description=__doc__.split("\n")[0])
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--layers", type=int, nargs="+", help="default: the model's plan (see PLANS)")
+    p.add_argument("--widths", nargs="+", help="d_sae, or a multiple of d_model such as 8x")
+    p.add_argument("--tokens", type=int, help="training tokens per SAE (default 2M last layer, 1M others)")
+    p.add_argument("--corpus-tokens", type=int, help="tokens to cache (default: the largest --tokens)")
+    p.add_argument("--out", type=Path, default=SAE_OUT)
+    p.add_argument("--work", type=Path, help="cache folder (default $SAIF_CACHE/sae_work/<model>)")
+    p.add_argument("--k", type=int, default=64, help="BatchTopK: mean active latents per token")
+    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-len", type=int, default=256)
+    p.add_argument("--heldout-max-docs", type=int, default=400)
+    p.add_argument("--no-generate", action="store_true", help="do not generate missing model text")
+    p.add_argument("--force", action="store_true", help="retrain SAEs that are already shipped")
+    a = p.parse_args(argv)
+    results = run(a.model, a.layers, a.widths, a.tokens, a.out, a.corpus_tokens, a.k, a.batch_size, a.lr,
+                  a.seed, a.max_len, not a.no_generate, heldout_max_docs=a.heldout_max_docs, force=a.force,
+                  work=a.work)
+    for m in results:
+        print(json.dumps({k: m.get(k) for k in ("sae_id", "fvu", "l0", "dead_fraction", "ce_increase",
+                                                "training_tokens", "training_seconds")}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,79 @@
+"""The SAE training path end to end on a tiny budget: corpus -> cached activations ->
+sae-lens SAETrainer -> shipped fp16 folder -> load by id -> held-out metrics. Offline."""
+import json
+
+import pytest
+import torch
+
+from saif_core import corpus, saes
+from saif_core import train_saes as T
+
+
+def test_corpus_covers_the_languages_and_both_placements():
+    docs = corpus.task_prompts(seed=0)
+    assert {d["lang"] for d in docs} >= set(corpus.LANGS)
+    assert {d["placement"] for d in docs} == {"pre", "post"}
+    assert len(corpus.seed_prompts()) == 20 * 5 * len(corpus.LANGS)
+
+
+def test_heldout_split_is_by_group_and_stable():
+    groups = [f"content/{i}" for i in range(2000)]
+    held = {g for g in groups if corpus.is_heldout(g, 0.05, seed=0)}
+    assert 50 < len(held) < 150
+    assert held == {g for g in groups if corpus.is_heldout(g, 0.05, seed=0)}
+
+
+def test_activation_batches_resume_where_they_stopped():
+    acts = torch.arange(10, dtype=torch.float16)[:, None]
+    a = T.ActivationBatches(acts, 4, seed=1)
+    first = [next(a) for _ in range(5)]  # crosses two epoch boundaries
+    b = T.ActivationBatches(acts, 4, seed=1, start=8)
+    assert torch.equal(next(b), first[2])
+    epoch = torch.cat(first)[:10].flatten().sort().values
+    assert torch.equal(epoch, torch.arange(10, dtype=torch.float32))
+
+
+def test_train_resumes_after_a_kill(tmp_path, monkeypatch):
+    acts = torch.randn(2048, 16).to(torch.float16)
+    s = T.SAETrainSettings(model="toy", layer=0, d_sae=32, tokens=2048, k=4, batch_size=128)
+    real_next = T.ActivationBatches.__next__
+
+    def dies_after_10_steps(self):
+        if self.pos >= 128 * (16 + 10):  # 16 batches go to the norm estimate
+            raise KeyboardInterrupt
+        return real_next(self)
+
+    monkeypatch.setattr(T.ActivationBatches, "__next__", dies_after_10_steps)
+    with pytest.raises(KeyboardInterrupt):
+        T.train_sae(acts, s, tmp_path, context_size=8, prepend_bos=False, log_every=1, ckpt_every_s=0)
+    assert (tmp_path / "latest" / "trainer_state.pt").exists()
+    monkeypatch.setattr(T.ActivationBatches, "__next__", real_next)
+    sae, hist, _ = T.train_sae(acts, s, tmp_path, context_size=8, prepend_bos=False, log_every=1, ckpt_every_s=0)
+    steps = [h["step"] for h in hist]
+    assert steps == sorted(set(steps)) and hist[-1]["tokens"] == 2048
+    assert hist[0]["tokens"] == 128  # the history from before the kill was kept
+
+
+@pytest.mark.slow
+def test_tiny_sae_through_the_shipping_path(tmp_path, monkeypatch):
+    out, work = tmp_path / "saes", tmp_path / "work"
+    monkeypatch.setitem(T.PLANS, "smollm2-135m-instruct", {29: ["2x"]})
+    results = T.run("smollm2-135m-instruct", layers=[29], widths=["2x"], tokens=4096, out=out,
+                    corpus_tokens=3000, k=16, batch_size=256, generate=False, heldout_max_docs=16, work=work)
+    assert len(results) == 1
+    sae_id = "smollm2-135m-instruct/blocks.29.hook_resid_post/width_1152"
+    folder = out / sae_id
+    assert {p.name for p in folder.iterdir()} >= {"cfg.json", "sae_weights.safetensors", "metrics.json",
+                                                  "training_config.json", "training_log.jsonl"}
+    from safetensors.torch import load_file
+
+    assert all(v.dtype == torch.float16 for v in load_file(str(folder / "sae_weights.safetensors")).values())
+    assert json.loads((folder / "cfg.json").read_text())["architecture"] == "jumprelu"
+    assert (out / "heldout.jsonl").exists()
+    sae = saes.load_sae(sae_id, root=out)
+    assert sae.cfg.d_sae == 1152 and sae.W_enc.dtype == torch.float32
+    m = json.loads((folder / "metrics.json").read_text())
+    assert m["n_tokens"] > 0 and 0 <= m["dead_fraction"] <= 1 and m["l0"] > 0
+    # a second run finds it shipped and trains nothing
+    again = T.run("smollm2-135m-instruct", layers=[29], widths=["2x"], tokens=4096, out=out, generate=False, work=work)
+    assert again[0]["sae_id"] == sae_id
