@@ -52,6 +52,7 @@ PLANS = {
     "smollm2-135m-instruct": {29: ["8x", "32x"], 5: ["4x"], 11: ["4x"], 17: ["4x"], 23: ["4x"]},
     "gemma-3-270m": {17: ["8x"]},
 }
+STATUS = ""  # what the shipped set still lacks, written into the README
 LAST_LAYER_TOKENS = 2_000_000
 OTHER_TOKENS = 1_000_000
 
@@ -248,9 +249,12 @@ def write_heldout(model_id: str, heldout: list[dict], out: Path) -> Path:
 
 @torch.no_grad()
 def cache_activations(model: SaifModel, token_lists: list[list[int]], layers: list[int], folder: Path,
-                      batch_size: int = 32) -> dict[int, Path]:
+                      batch_size: int = 32, max_seconds: float | None = None) -> tuple[dict[int, Path], int]:
     """fp16 memmaps ``acts_L{layer}.npy`` of shape (n_tokens, d_model), position 0 of
-    every sequence left out. Resumes from ``progress.json`` after a kill."""
+    every sequence left out. Resumes from ``progress.json`` after a kill. With
+    ``max_seconds``, stops after about that long; returns ``(paths, rows filled)``: the
+    filled prefix is a fair sample (batches are visited in a random order) and a later
+    call goes on filling."""
     folder.mkdir(parents=True, exist_ok=True)
     d = model.spec.d_model
     n_rows = sum(len(t) - 1 for t in token_lists)
@@ -263,7 +267,9 @@ def cache_activations(model: SaifModel, token_lists: list[list[int]], layers: li
         for p in paths.values():
             np.lib.format.open_memmap(p, mode="w+", dtype=np.float16, shape=(n_rows, d)).flush()
     if progress["done"]:
-        return paths
+        return paths, n_rows
+    if max_seconds is not None and max_seconds <= 0:
+        return paths, progress["rows_done"]
     maps = {L: np.load(p, mmap_mode="r+") for L, p in paths.items()}
     # batches of similar lengths (little padding), visited in a seeded random order so
     # that any prefix of the cache is a fair sample of the corpus
@@ -299,10 +305,13 @@ def cache_activations(model: SaifModel, token_lists: list[list[int]], layers: li
             progress_path.write_text(json.dumps(progress))
             rate = (row - rows0) / (time.perf_counter() - t0)
             _log(f"cached {row}/{n_rows} tokens x {len(layers)} layers ({rate:.0f} tok/s)")
+            if max_seconds is not None and time.perf_counter() - t0 > max_seconds and b < len(batches) - 1:
+                _log(f"caching paused after {max_seconds:.0f} s; training on the {row} tokens cached so far")
+                return paths, row
     assert row == n_rows, (row, n_rows)
     progress["done"] = True
     progress_path.write_text(json.dumps(progress))
-    return paths
+    return paths, n_rows
 
 
 # ---------------------------------------------------------------- 3. training
@@ -498,7 +507,7 @@ def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, ou
         corpus_tokens: int | None = None, k: int = 64, batch_size: int = 1024, lr: float | None = None,
         seed: int = 0, max_len: int = 256, generate: bool = True, gen_max_new_tokens: int = 128,
         heldout_max_docs: int = 400, force: bool = False, log_every: int = 50,
-        ckpt_every_s: float = 300.0, work: Path | None = None) -> list[dict]:
+        ckpt_every_s: float = 300.0, work: Path | None = None, cache_seconds: float | None = None) -> list[dict]:
     """Build what is missing and train every SAE of the plan; returns their metrics."""
     out = Path(out)
     plan = plan_for(model_id, layers, widths, tokens)
@@ -525,7 +534,8 @@ def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, ou
     # every layer of the model's plan is cached in the same pass (hooks cost little)
     layers_needed = sorted({L for L, _, _ in todo} | set(PLANS.get(model_id, {})))
     t0 = time.perf_counter()
-    acts_paths = cache_activations(model, [d["ids"] for d in train], layers_needed, work / "acts")
+    acts_paths, n_cached = cache_activations(model, [d["ids"] for d in train], layers_needed, work / "acts",
+                                             max_seconds=cache_seconds)
     cache_s = time.perf_counter() - t0
     _log(f"activations cached in {cache_s:.0f} s")
 
@@ -534,15 +544,16 @@ def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, ou
         s = SAETrainSettings(model=model_id, layer=L, d_sae=d_sae, tokens=n, k=k, batch_size=batch_size,
                              lr=lr or (4e-4 if d_sae <= 8 * model.spec.d_model else 3e-4), seed=seed)
         acts_np = np.load(acts_paths[L], mmap_mode="r")
-        acts = torch.from_numpy(np.ascontiguousarray(acts_np[: min(len(acts_np), max(n, 1))]))
+        acts = torch.from_numpy(np.ascontiguousarray(acts_np[: min(n_cached, n)]))
         _log(f"training L{L} width {d_sae} on {n} tokens ({n / len(acts):.2f} epochs of {len(acts)} cached)")
         sae, history, secs = train_sae(acts, s, work / "ckpt" / f"L{L}_w{d_sae}",
                                        context_size=max_len, prepend_bos=model.add_special_tokens,
                                        log_every=log_every, ckpt_every_s=ckpt_every_s)
+        n_unique = len(acts)
         del acts
         ship_sae(sae, folder)
         (folder / "training_config.json").write_text(json.dumps({
-            **dataclasses.asdict(s), "epochs": n / len(acts_np), "cached_tokens": len(acts_np),
+            **dataclasses.asdict(s), "epochs": round(n / n_unique, 2), "unique_training_tokens": n_unique,
             "context_size": max_len, "first_position_excluded": True, "training_seconds": round(secs, 1),
             "sae_lens_trainer": "sae_lens.training.sae_trainer.SAETrainer",
             "corpus": {"train_tokens": stats["train_tokens"], "heldout_file": str(heldout_path.relative_to(out))},
@@ -551,12 +562,108 @@ def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, ou
         (folder / "training_log.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
         _log(f"evaluating L{L} width {d_sae} on {len(heldout_texts)} held-out documents")
         m = evaluate_shipped(model, folder, L, heldout_texts)
-        m.update(training_tokens=n, training_seconds=round(secs, 1), heldout_file=str(heldout_path.relative_to(out)),
+        m.update(training_tokens=n, unique_training_tokens=n_unique, training_seconds=round(secs, 1), heldout_file=str(heldout_path.relative_to(out)),
                  sae_id=str(folder.relative_to(out)), k=k)
         (folder / "metrics.json").write_text(json.dumps(m, indent=2))
         _log(f"shipped {folder}: " + json.dumps({k_: m[k_] for k_ in ("fvu", "l0", "dead_fraction", "ce_increase")}))
         results.append(m)
     return results
+
+
+README_HEAD = """# Shipped SAEs
+
+Sparse autoencoders on the residual stream (`blocks.<L>.hook_resid_post`, the decoder layer's output
+before the final norm) of the embedded models, trained by this project with sae-lens on CPU and
+shipped in sae-lens' on-disk format: `<model>/blocks.<L>.hook_resid_post/width_<d_sae>/` holds
+`cfg.json` + `sae_weights.safetensors` (fp16; load with `SAE.load_from_disk(path, dtype="float32")`,
+or by id with `saif_core.saes.load_sae("<model>/blocks.<L>.hook_resid_post/width_<d_sae>")`),
+`training_config.json` (every hyperparameter, tokens, seconds), `training_log.jsonl` (batch FVU, L0,
+dead latents, learning rate along training) and `metrics.json` (held-out quality, below).
+
+## Architecture and training
+
+* **BatchTopK** (sae-lens `BatchTopKTrainingSAE`, k = mean active latents per token), saved by sae-lens
+  as **JumpReLU** with the learned global threshold: JumpReLU is Gemma Scope's inference architecture,
+  so the SAIF code reads our latents exactly as it reads Gemma Scope's, and BatchTopK sets L0 directly,
+  which a short CPU budget cannot afford to tune through an L0/sparsity penalty.
+* Activations normalised to mean norm sqrt(d_in) during training (`expected_average_only_in`, Gemma
+  Scope's convention); sae-lens folds the scale into the saved weights, and every metric below is
+  measured on raw activations.
+* Position 0 of every sequence (`<|im_start|>` or BOS: an attention sink with an outsized norm) is
+  never trained on, and `saes.sae_metrics` leaves it out too.
+* sae-lens' `SAETrainer` fed from activations cached once in fp16 (one HF forward pass captures every
+  layer of the plan); Adam, linear warm-up, linear decay over the last 20%, the TopK auxiliary loss
+  reviving latents that have not fired for 250 steps. Checkpoints every 5 minutes; a killed run resumes.
+
+## Corpus (no download)
+
+Built by `saif_core/corpus.py` + `saif_core/train_saes.py`, every document formatted as the model sees it:
+
+* `task_prompt`: the SAIF prompts: every item of `data/contents/*.jsonl` (original en/fr/zh/es/de text
+  written for this project) with instruction variants of `data/tasks/*.json` (en/fr/zh/es/de/it/pt),
+  in both placements (instruction before or after the content, joined by a blank line), through the
+  model's chat template (SmolLM2) or plain template (Gemma 3).
+* `plain`: the same content items as bare text.
+* `generated` / `task_prompt_generated_content`: responses of SmolLM2-135M-Instruct to the seed
+  prompts in `saif_core/corpus.py` (20 topics x 5 templates x 5 languages, written for this project)
+  and to task prompts, committed in `corpus/generated.jsonl`, and those responses used as contents of
+  task prompts. Only used when `corpus/generated.jsonl` exists (see the status below).
+* No public-domain text from a registry package is used.
+
+Held-out split: by group (the content item or seed prompt a document comes from; a seeded hash,
+5% of groups), so no held-out content is trained on in any formatting. `heldout.jsonl` (the default
+model's formatting; also `<model>/heldout.jsonl`) is what `saif sae-eval --text-file` reads.
+
+"""
+
+
+def write_readme(out: Path = SAE_OUT, status: str = "") -> Path:
+    """Render ``data/saes/README.md``: the prose above, the corpus and the quality tables."""
+    from .saes import shipped_saes
+
+    out = Path(out)
+    lines = [README_HEAD]
+    for stats_path in sorted(out.glob("*/corpus_stats.json")):
+        st = json.loads(stats_path.read_text())
+        lines += [f"### Corpus of `{stats_path.parent.name}`", "",
+                  f"{st['train_tokens']:,} training tokens (position 0 excluded) in the cache the SAEs were "
+                  f"trained from, {st['heldout_tokens']:,} held-out tokens.", "",
+                  "| source / language | train docs | train tokens | held-out docs | held-out tokens |",
+                  "|---|---:|---:|---:|---:|"]
+        for key in sorted(set(st["train"]) | set(st["heldout"])):
+            tr, he = st["train"].get(key, {}), st["heldout"].get(key, {})
+            lines.append(f"| {key} | {tr.get('docs', 0):,} | {tr.get('tokens', 0):,} | "
+                         f"{he.get('docs', 0):,} | {he.get('tokens', 0):,} |")
+        lines.append("")
+    lines += ["## Quality on held-out text", "",
+              "FVU = sum ||x - x_hat||^2 / sum ||x - mean x||^2 over held-out tokens; L0 = mean active latents "
+              "per token; dead = latents that never fire on the held-out set; CE = mean next-token "
+              "cross-entropy (nats) clean and with the reconstruction spliced in. Reproduce one row with "
+              "`saif sae-eval --model <model> --sae <id> --text-file data/saes/<model>/heldout.jsonl --json`.", "",
+              "| SAE id | k | FVU | L0 | dead | CE clean | CE spliced | CE increase | held-out tokens | "
+              "train tokens (unique) | train time |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for spec in shipped_saes(out):
+        mp = spec.path / "metrics.json"
+        if not mp.exists():
+            continue
+        m = json.loads(mp.read_text())
+        lines.append(
+            f"| `{spec.id}` | {m.get('k', '')} | {m['fvu']:.3f} | {m['l0']:.1f} | {m['dead_fraction']:.1%} | "
+            f"{m['ce_clean']:.3f} | {m['ce_spliced']:.3f} | {m['ce_increase']:+.3f} | {m['n_tokens']:,} | "
+            f"{m['training_tokens']:,} ({m.get('unique_training_tokens', 0):,}) | "
+            f"{m['training_seconds'] / 60:.1f} min |")
+    lines += ["", "## Reproduce", "",
+              "`make saes` runs `python -m saif_core.train_saes` for each embedded model (corpus if missing, "
+              "activation cache under `$SAIF_CACHE/sae_work/<model>`, training, evaluation, this README); "
+              "shipped SAEs (with a `metrics.json`) are skipped, interrupted runs resume from their "
+              "checkpoint. `notebooks/00_train_saes.ipynb` shows the same tables and the training curves "
+              "(`retrain=True` to retrain).", ""]
+    if status:
+        lines += ["## Status", "", status, ""]
+    path = out / "README.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -576,10 +683,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--heldout-max-docs", type=int, default=400)
     p.add_argument("--no-generate", action="store_true", help="do not generate missing model text")
     p.add_argument("--force", action="store_true", help="retrain SAEs that are already shipped")
+    p.add_argument("--readme", action="store_true", help="only rewrite data/saes/README.md from the shipped metrics")
+    p.add_argument("--cache-seconds", type=float, help="time box for caching activations; train on what is cached "
+                   "(a later run goes on caching)")
     a = p.parse_args(argv)
+    if a.readme:
+        print(write_readme(a.out, status=STATUS))
+        return 0
     results = run(a.model, a.layers, a.widths, a.tokens, a.out, a.corpus_tokens, a.k, a.batch_size, a.lr,
                   a.seed, a.max_len, not a.no_generate, heldout_max_docs=a.heldout_max_docs, force=a.force,
-                  work=a.work)
+                  work=a.work, cache_seconds=a.cache_seconds)
+    write_readme(a.out, status=STATUS)
     for m in results:
         print(json.dumps({k: m.get(k) for k in ("sae_id", "fvu", "l0", "dead_fraction", "ce_increase",
                                                 "training_tokens", "training_seconds")}))
