@@ -1,0 +1,184 @@
+"""The steering vector artifact, the hook that applies it, and batched generation.
+
+A ``SteeringVector`` knows where it belongs (model, hook) and how it was made
+(SAE, latents, weights, placement): it round-trips through ``<path>.safetensors``
++ ``<path>.json``, and ``apply()`` is a context manager that always removes its hook.
+
+Example:
+    >>> sv = saif_vector(model, sae, layer=29, latents=[812, 33], weights=[4.1, 2.0])
+    >>> with sv.apply(model, alpha=8.0):
+    ...     outputs = generate(model, prompts, max_new_tokens=64)
+    >>> sv.save("results/vectors/translate_fr"); SteeringVector.load("results/vectors/translate_fr")
+"""
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+POSITIONS = ("all", "generated")
+
+
+class SteeringError(ValueError):
+    """A steering vector cannot be built or applied as asked; the message names the fix."""
+
+
+def check_alpha(alpha: float) -> float:
+    if not isinstance(alpha, (int, float)) or not math.isfinite(alpha):
+        raise SteeringError(f"alpha must be a finite number, got {alpha!r}. Fix: pass e.g. --alpha 8")
+    return float(alpha)
+
+
+@dataclass
+class SteeringVector:
+    """A residual-stream direction plus its provenance.
+
+    ``positions``: ``all`` adds it at every position (prompt and generated); ``generated``
+    only where a new token is predicted: the last prompt token and every generated token.
+    """
+
+    vector: torch.Tensor  # [d_model]
+    model: str
+    layer: int
+    kind: str  # "saif" | "diff_means" | "single_latent"
+    sae: str | None = None
+    latents: list[int] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    placement: str | None = None
+    task: str | None = None
+    alpha: float = 1.0
+    positions: str = "all"
+    normalized: bool = False
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def hook(self) -> str:
+        return f"blocks.{self.layer}.hook_resid_post"
+
+    def provenance(self) -> dict:
+        d = asdict(self)
+        d.pop("vector")
+        d["hook"] = self.hook
+        d["norm"] = self.vector.norm().item()
+        return d
+
+    def save(self, path: str | Path) -> Path:
+        """Write ``path.safetensors`` and ``path.json``; return the json path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file({"vector": self.vector.detach().float().cpu().contiguous()}, str(path.with_suffix(".safetensors")))
+        path.with_suffix(".json").write_text(json.dumps(self.provenance(), indent=1) + "\n")
+        return path.with_suffix(".json")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SteeringVector":
+        path = Path(path)
+        meta = json.loads(path.with_suffix(".json").read_text())
+        for derived in ("hook", "norm"):
+            meta.pop(derived, None)
+        return cls(vector=load_file(str(path.with_suffix(".safetensors")))["vector"], **meta)
+
+    def _check(self, model) -> None:
+        if model.id != self.model:
+            raise SteeringError(f"this vector was built for {self.model}, not {model.id}. Fix: build one on {model.id}.")
+        if self.vector.shape != (model.spec.d_model,):
+            raise SteeringError(f"vector shape {tuple(self.vector.shape)} does not match d_model {model.spec.d_model}")
+        if self.positions not in POSITIONS:
+            raise SteeringError(f"positions must be one of {POSITIONS}, got {self.positions!r}")
+
+    @contextmanager
+    def apply(self, model, alpha: float | None = None, layer: int | None = None) -> Iterator[None]:
+        """Add ``alpha * vector`` at ``blocks.{layer}.hook_resid_post`` of ``model.hf``
+        (default: the vector's own alpha and layer) while the block runs."""
+        self._check(model)
+        alpha = check_alpha(self.alpha if alpha is None else alpha)
+        layer = self.layer if layer is None else layer
+        delta = (alpha * self.vector).to(model.device, model.hf.dtype)
+
+        def add(resid: torch.Tensor) -> torch.Tensor:
+            if self.positions == "all" or resid.shape[1] == 1:  # decoding steps see one new token
+                return resid + delta
+            out = resid.clone()
+            out[:, -1] += delta  # prefill: only the last prompt token predicts a new token
+            return out
+
+        with model.resid_hook(layer, add):
+            yield
+
+
+# ---------------------------------------------------------------- building vectors
+
+
+def saif_vector(model, sae, layer: int, latents: list[int], weights: list[float], normalize: bool = False,
+                scale: float = 1.0, sae_id: str | None = None, **provenance) -> SteeringVector:
+    """SAIF's vector: the selected latents' decoder directions weighted by their typical
+    (mean positive) activation. ``normalize``: unit norm times ``scale`` instead.
+    ``sae_id`` and ``provenance`` (task, placement, alpha, positions, meta) are recorded."""
+    if not latents:
+        raise SteeringError("no latents given. Fix: select at least one latent (k >= 1).")
+    if len(latents) != len(weights):
+        raise SteeringError(f"{len(latents)} latents but {len(weights)} weights")
+    w = torch.tensor(weights, dtype=torch.float32)
+    v = (w[:, None] * sae.W_dec[latents].detach().float().cpu()).sum(0)
+    if normalize:
+        v = v / v.norm().clamp_min(1e-12) * scale
+    kind = "single_latent" if len(latents) == 1 else "saif"
+    return SteeringVector(v, model.id, layer, provenance.pop("kind", kind), sae=sae_id, latents=[int(j) for j in latents],
+                          weights=[float(x) for x in weights], normalized=normalize, **provenance)
+
+
+def diff_means_vector(model, layer: int, pos_formatted: list[str], neg_formatted: list[str],
+                      **provenance) -> SteeringVector:
+    """The field's baseline: mean residual with the instruction minus without, at the
+    last prompt token of the same layer."""
+    from .features import residuals
+
+    v = residuals(model, pos_formatted, layer).mean(0) - residuals(model, neg_formatted, layer).mean(0)
+    return SteeringVector(v, model.id, layer, "diff_means", **provenance)
+
+
+# ---------------------------------------------------------------- generation
+
+
+@torch.no_grad()
+def generate(model, formatted: list[str], max_new_tokens: int = 64, batch_size: int = 32,
+             steering: SteeringVector | None = None, alpha: float | None = None) -> list[str]:
+    """Greedy, batched, left-padded generation with HF ``generate``; stops at end of turn.
+
+    Prompts are sorted by length so each batch pads little; outputs come back in input
+    order, decoded without special tokens. With ``steering``, the vector is applied for
+    the whole call.
+    """
+    tok = model.tokenizer
+    order = sorted(range(len(formatted)), key=lambda i: len(formatted[i]))
+    outputs: list[str] = [""] * len(formatted)
+    ctx = steering.apply(model, alpha) if steering is not None else _nothing()
+    with ctx:
+        for b in range(0, len(order), batch_size):
+            idx = order[b : b + batch_size]
+            enc = [model.encode(formatted[i]) for i in idx]
+            width = max(map(len, enc))
+            ids = torch.full((len(enc), width), tok.pad_token_id, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for j, e in enumerate(enc):
+                ids[j, width - len(e):] = torch.tensor(e)
+                mask[j, width - len(e):] = 1
+            out = model.hf.generate(
+                input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
+                max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=model.stop_token_ids,
+                pad_token_id=tok.pad_token_id, top_p=None, top_k=None, temperature=None,
+            )
+            for j, i in enumerate(idx):
+                outputs[i] = tok.decode(out[j, width:], skip_special_tokens=True).strip()
+    return outputs
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
