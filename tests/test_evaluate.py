@@ -1,0 +1,231 @@
+"""The rule judges: agreement with the hand-labelled set, the rubric's edges, accuracies
+with intervals, and ``saif judge``. Offline, about two seconds."""
+import argparse
+import doctest
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from saif_core import evaluate, langid
+from saif_core.evaluate import (
+    Verdict, accuracy, accuracy_by, add_judge_command, confusion_matrix, judge, normalise,
+    read_judge_records, wilson_interval,
+)
+
+DATA = Path(__file__).parent / "data"
+AGREEMENT = [json.loads(line) for line in (DATA / "judge_agreement.jsonl").open(encoding="utf-8")]
+MIN_AGREEMENT = 0.95
+
+
+def test_agreement_set_is_large_and_covers_every_task_and_label():
+    assert len(AGREEMENT) >= 100
+    cells = {(case["task"], case["label"]) for case in AGREEMENT}
+    assert cells == {(task, label) for task in evaluate.TASKS for label in evaluate.LABELS}
+    assert all(case.get("note") for case in AGREEMENT)
+
+
+def test_judge_agrees_with_hand_labels():
+    expected, judged, misses = [], [], []
+    for case in AGREEMENT:
+        verdict = judge(case["task"], case["source"], case["response"], case.get("keyword"))
+        expected.append(case["label"])
+        judged.append(verdict.label)
+        if verdict.label != case["label"]:
+            misses.append(f"  [{case['task']}] {case['response'][:50]!r}: labelled {case['label']}, "
+                          f"judged {verdict.label} ({verdict.reason}); note: {case['note']}")
+    agreement = sum(e == j for e, j in zip(expected, judged)) / len(AGREEMENT)
+    summary = (f"\nrule judge vs hand labels: {agreement:.1%} of {len(AGREEMENT)} cases\n"
+               f"{confusion_matrix(expected, judged)}\ndisagreements:\n" + ("\n".join(misses) or "  none"))
+    print(summary)
+    assert agreement >= MIN_AGREEMENT, summary
+
+
+@pytest.mark.parametrize("case", AGREEMENT, ids=lambda c: f"{c['task']}-{c['label']}-{c['response'][:20]}")
+def test_every_verdict_has_a_reason_and_serialisable_details(case):
+    verdict = judge(case["task"], case["source"], case["response"], case.get("keyword"))
+    assert verdict.label in evaluate.LABELS
+    assert len(verdict.reason) > 10
+    json.dumps(verdict.details)
+
+
+def test_docstring_examples_run():
+    for module in (evaluate, langid):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+        assert result.attempted > 5 and result.failed == 0, module.__name__
+
+
+def test_language_id_on_short_and_mixed_text():
+    """The judge's segmentation on tests/data/langid_cases.jsonl (figures in LANGID.md)."""
+    cases = [json.loads(line) for line in (DATA / "langid_cases.jsonl").open(encoding="utf-8")]
+    single = [c for c in cases if c["lang"] != "mixed"]
+    right = []
+    for case in single:
+        other = "fr" if case["lang"] == "en" else "en"
+        found = {lang for s in langid.segments(case["text"], in_play=(case["lang"], other)) for lang in s.languages}
+        right.append(found == {case["lang"]})
+    mixed = [c for c in cases if c["lang"] == "mixed"]
+    caught = [{lang for s in langid.segments(c["text"], in_play=tuple(c["parts"])) for lang in s.languages}
+              == set(c["parts"]) for c in mixed]
+    cjk_caught = [ok for c, ok in zip(mixed, caught) if "zh" in c["parts"]]
+    print(f"\nlanguage id: {sum(right)}/{len(single)} single-language texts, "
+          f"{sum(caught)}/{len(mixed)} mixed sentences ({sum(cjk_caught)}/{len(cjk_caught)} with Chinese)")
+    assert sum(right) / len(single) >= 0.95
+    assert all(cjk_caught) and sum(caught) >= 4
+
+
+# --- the rubric's edges, one rule at a time --------------------------------------------
+
+def test_translation_reasons_name_segments_languages_and_ratio():
+    verdict = judge("translate_fr", "The cat sleeps.", "Le chat dort.\n\nNote: 'dort' means sleeps.")
+    assert verdict.label == "loose"
+    assert "(en)" in verdict.reason and "Note:" in verdict.reason
+    strict = judge("translate_fr", "The cat sleeps.", "Le chat dort.")
+    assert strict.label == "strict" and "length ratio 1.0" in strict.reason
+    assert strict.details["segments"] == [["Le chat dort.", ["fr"]]]
+
+
+def test_translation_length_ratio_is_the_only_problem():
+    verdict = judge("translate_fr", "Good night.", "Bonne nuit, dors bien et fais de beaux rêves, mon petit.")
+    assert verdict.label == "loose" and "length ratio 5.5 > 3" in verdict.reason
+
+
+def test_label_line_is_stripped_only_where_the_rubric_allows():
+    assert normalise("Translation: Le chat.", evaluate._TRANSLATION_LABELS) == "Le chat."
+    assert normalise("Translation: Le chat.") == "Translation: Le chat."  # keyword task: kept
+    assert normalise("Here is the translation: Le chat.", evaluate._TRANSLATION_LABELS).startswith("Here")
+    assert normalise("«  Le chat.  »") == "Le chat."
+
+
+def test_keyword_forms_and_degenerate_text():
+    assert judge("keyword", "s", "The puppy chased a butterfly across the yard.", keyword="Puppy").label == "strict"
+    assert judge("keyword", "s", "Two babies slept in the room next door.", keyword="baby").label == "loose"
+    assert judge("keyword", "s", "", keyword="baby").label == "fail"
+    copy = judge("keyword", "Write about the garden in spring.", "Write about the garden in spring.",
+                 keyword="garden")
+    assert copy.label == "loose" and "copies the source" in copy.reason
+
+
+def test_summary_rules_each_fail_for_its_own_reason():
+    source = " ".join(["The old mill by the river was restored by volunteers over three summers."] * 1
+                      + ["It now grinds flour for the village bakery and hosts school visits."]
+                      + ["The volunteers hope to add a small museum about local farming next year."])
+    assert judge("summarize", source, "Mill restored.").label == "fail"  # 2 words
+    assert "in French" in judge("summarize", source, "Le vieux moulin a été restauré par des bénévoles.").reason
+    assert judge("summarize", source, "Volunteers restored the old mill, which now grinds flour.").label == "strict"
+
+
+def test_unknown_task_and_missing_keyword_are_clear_errors():
+    with pytest.raises(ValueError, match="known tasks: translate_fr"):
+        judge("translate_de", "a", "b")
+    with pytest.raises(ValueError, match="needs the keyword"):
+        judge("keyword", "a", "b")
+
+
+def test_judge_is_deterministic():
+    case = AGREEMENT[8]
+    first = judge(case["task"], case["source"], case["response"], case.get("keyword"))
+    assert all(judge(case["task"], case["source"], case["response"], case.get("keyword")) == first
+               for _ in range(3))
+
+
+# --- accuracies --------------------------------------------------------------------------
+
+def test_loose_accuracy_counts_strict_and_loose():
+    result = accuracy(["strict", "loose", "fail", "strict", Verdict("loose", "r")])
+    assert result["n"] == 5 and result["strict"] == 0.4 and result["loose"] == 0.8
+    low, high = result["loose_ci"]
+    assert low < 0.8 < high
+
+
+def test_wilson_interval_known_values_and_edges():
+    assert [round(x, 4) for x in wilson_interval(8, 10)] == [0.4902, 0.9433]
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+
+
+def test_accuracy_by_condition_and_bad_labels():
+    records = [{"condition": "steered", "label": "strict"}, {"condition": "original", "label": "fail"}]
+    by = accuracy_by(records)
+    assert by["steered"]["strict"] == 1.0 and by["original"]["loose"] == 0.0
+    assert accuracy([])["strict"] is None
+    with pytest.raises(ValueError, match="unknown label"):
+        accuracy(["strict", "partial"])
+
+
+# --- saif judge ----------------------------------------------------------------------------
+
+def _run(argv, stdin=""):
+    parser = argparse.ArgumentParser(prog="saif")
+    add_judge_command(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(argv)
+    out, err = io.StringIO(), io.StringIO()
+    old = sys.stdin, sys.stdout, sys.stderr
+    sys.stdin, sys.stdout, sys.stderr = io.StringIO(stdin), out, err
+    try:
+        code = args.func(args)
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = old
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_judge_command_adds_label_and_reason_to_every_record(tmp_path):
+    path = tmp_path / "in.jsonl"
+    records = [{k: v for k, v in case.items() if k not in ("label", "note")} for case in AGREEMENT[:20]]
+    records[0]["extra"] = "kept"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in records) + "\n\n", encoding="utf-8")
+    code, out, err = _run(["judge", str(path), "--summary"])
+    assert code == 0
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert len(lines) == 20 and lines[0]["extra"] == "kept"
+    assert [line["label"] for line in lines] == [case["label"] for case in AGREEMENT[:20]]
+    assert all(line["reason"] for line in lines)
+    assert "translate_fr" in err and "SA=" in err
+
+
+def test_judge_command_reads_stdin():
+    line = json.dumps({"task": "translate_zh", "source": "Hello!", "response": "你好！"}, ensure_ascii=False)
+    code, out, _ = _run(["judge", "-"], stdin=line)
+    assert code == 0 and json.loads(out)["label"] == "strict"
+
+
+@pytest.mark.parametrize("bad_line, message", [
+    ("{not json", "line 2: not valid JSON"),
+    ('["a list"]', "line 2: expected a JSON object"),
+    ('{"task": "summarize", "source": "s"}', "line 2: field 'response' is missing"),
+    ('{"task": "translate_de", "source": "s", "response": "r"}', "line 2: unknown task 'translate_de'"),
+    ('{"task": "keyword", "source": "s", "response": "r"}', "line 2: task 'keyword' needs"),
+    ('{"task": "summarize", "source": "s", "response": null}', "line 2: field 'response' is not a string"),
+])
+def test_malformed_line_exits_2_naming_the_line_and_writes_nothing(tmp_path, bad_line, message):
+    good = json.dumps({"task": "translate_fr", "source": "Hi.", "response": "Salut."})
+    path = tmp_path / "bad.jsonl"
+    path.write_text(f"{good}\n{bad_line}\n{good}\n", encoding="utf-8")
+    code, out, err = _run(["judge", str(path)])
+    assert code == 2 and out == "" and message in err
+
+
+def test_missing_input_file_exits_2(tmp_path):
+    code, out, err = _run(["judge", str(tmp_path / "absent.jsonl")])
+    assert code == 2 and out == "" and "absent.jsonl" in err
+
+
+def test_read_judge_records_skips_blank_lines():
+    assert len(read_judge_records(["", json.dumps({"task": "summarize", "source": "s", "response": "r"}), " "])) == 1
+
+
+def test_saif_console_script_runs_judge(tmp_path):
+    """Through the real ``saif`` entry point, when cli.py has wired the command."""
+    cli = Path(evaluate.__file__).with_name("cli.py")
+    if "add_judge_command" not in cli.read_text(encoding="utf-8"):
+        pytest.skip("saif_core/cli.py does not register `saif judge` yet")
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps({"task": "keyword", "source": "s", "response": "We swam in the river all day.",
+                                "keyword": "river"}) + "\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "saif_core.cli", "judge", str(path)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["label"] == "strict"
