@@ -3,6 +3,8 @@
     saif doctor                      is the embedded default usable offline?
     saif sae-eval --text-file F      SAE health (FVU, L0, dead fraction, CE increase)
     saif judge IN.jsonl              strict / loose / fail verdicts (saif_core.evaluate)
+    saif steer --task T --json       original / prompted / steered strict and loose accuracy
+    saif bench --json                steered vs unsteered throughput
     saif figures [NN ...]            run the notebook series with papermill
 """
 from __future__ import annotations
@@ -50,6 +52,35 @@ def cmd_figures(args) -> int:
     return 0
 
 
+def cmd_steer(args) -> int:
+    from .experiments import RunConfig, run
+
+    cfg = RunConfig(model=args.model, sae=args.sae, task=args.task, placement=args.placement, layer=args.layer,
+                    k=args.k, alpha=args.alpha, contents=args.contents, n_eval=args.n, max_new_tokens=args.max_new_tokens,
+                    vector=args.vector, seed=args.seed)
+    s = run(cfg, progress=not args.json)
+    out = {"n": s["n"], "latents": s["latents"], "key": s["key"], "task": cfg.task, "alpha": cfg.alpha, "k": cfg.k,
+           "layer": s["config"]["layer"], "sae": s["config"]["sae"]}
+    out.update({c: {m: s[c][m] for m in ("strict", "loose", "strict_ci", "loose_ci")} for c in cfg.conditions})
+    print(json.dumps(out, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+    from .models import load_model
+    from .saes import SAEError, default_sae_id, load_sae
+
+    model = load_model(args.model)
+    try:
+        sae = load_sae(default_sae_id(model.id), model)
+    except SAEError:
+        sae = None
+    out = run_bench(model, sae, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, repeats=args.repeats)
+    print(json.dumps(out, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="saif", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -66,6 +97,30 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-docs", type=int, default=None, help="evaluate only the first N documents")
     e.add_argument("--json", action="store_true", help="print JSON")
     e.set_defaults(func=cmd_sae_eval)
+
+    s = sub.add_parser("steer", help="extract latents on a task, steer, judge: original / prompted / steered accuracy")
+    s.add_argument("--task", required=True, help="translate_fr | translate_zh | translate_en | keyword | summarize")
+    s.add_argument("--contents", default=None, help="contents JSONL to evaluate on (default: the task's evaluation split)")
+    s.add_argument("--model", default=DEFAULT_MODEL)
+    s.add_argument("--sae", default=None, help="SAE id (default: the model's SAE at --layer, or its steering SAE)")
+    s.add_argument("--layer", type=int, default=None, help="layer to read and steer (default: the SAE's)")
+    s.add_argument("--placement", choices=["post", "pre"], default="post", help="instruction placement of the extraction pairs")
+    s.add_argument("--k", type=int, default=8, help="number of latents (default: %(default)s)")
+    s.add_argument("--alpha", type=float, default=1.0, help="steering strength (default: %(default)s)")
+    s.add_argument("--vector", choices=["saif", "diff_means", "single_latent"], default="saif")
+    s.add_argument("--n", type=int, default=None, help="evaluate on the first N items only")
+    s.add_argument("--max-new-tokens", type=int, default=64)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_steer)
+
+    b = sub.add_parser("bench", help="steered vs unsteered tokens/s, latent extraction vs a plain forward pass")
+    b.add_argument("--model", default=DEFAULT_MODEL)
+    b.add_argument("--batch-size", type=int, default=32)
+    b.add_argument("--max-new-tokens", type=int, default=64)
+    b.add_argument("--repeats", type=int, default=3)
+    b.add_argument("--json", action="store_true")
+    b.set_defaults(func=cmd_bench)
 
     f = sub.add_parser("figures", help="run every numbered notebook with papermill (what `make figures` calls)")
     f.add_argument("only", nargs="*", help="notebook prefixes to run (default: all), e.g. 02 05")

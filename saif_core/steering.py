@@ -148,8 +148,10 @@ def diff_means_vector(model, layer: int, pos_formatted: list[str], neg_formatted
 
 @torch.no_grad()
 def generate(model, formatted: list[str], max_new_tokens: int = 64, batch_size: int = 32,
-             steering: SteeringVector | None = None, alpha: float | None = None) -> list[str]:
-    """Greedy, batched, left-padded generation with HF ``generate``; stops at end of turn.
+             steering: SteeringVector | None = None, alpha: float | None = None,
+             stop_at_eos: bool = True) -> list[str]:
+    """Greedy, batched, left-padded generation with HF ``generate``; stops at end of turn
+    (``stop_at_eos=False``: always ``max_new_tokens``, as the benchmark needs).
 
     Prompts are sorted by length so each batch pads little; outputs come back in input
     order, decoded without special tokens. With ``steering``, the vector is applied for
@@ -171,7 +173,9 @@ def generate(model, formatted: list[str], max_new_tokens: int = 64, batch_size: 
                 mask[j, width - len(e):] = 1
             out = model.hf.generate(
                 input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
-                max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=model.stop_token_ids,
+                max_new_tokens=max_new_tokens, do_sample=False,
+                eos_token_id=model.stop_token_ids if stop_at_eos else None,
+                min_new_tokens=None if stop_at_eos else max_new_tokens,
                 pad_token_id=tok.pad_token_id, top_p=None, top_k=None, temperature=None,
             )
             for j, i in enumerate(idx):

@@ -4,11 +4,10 @@ import json
 
 import pytest
 import torch
-from sae_lens import JumpReLUSAE, JumpReLUSAEConfig
-from sae_lens.saes.sae import SAEMetadata
 
 from saif_core import saes
 from saif_core.saes import SAEError
+from sae_factory import make_sae
 
 TEXTS = [
     "The museum opens at nine and closes late on Thursdays.",
@@ -18,29 +17,6 @@ TEXTS = [
     "这座城市的公园在秋天特别美丽。",
     "Please summarize the report in two sentences.",
 ]
-
-
-def make_sae(root, model="smollm2-135m-instruct", layer=29, d_in=576, kind="identity", mean=None, hook=None):
-    """Write an SAE to ``root`` in the shipped layout; return its id."""
-    d_sae = 2 * d_in
-    cfg = JumpReLUSAEConfig(d_in=d_in, d_sae=d_sae, metadata=SAEMetadata(
-        hook_name=hook or f"blocks.{layer}.hook_resid_post", model_name=model))
-    sae = JumpReLUSAE(cfg)
-    eye = torch.eye(d_in)
-    with torch.no_grad():
-        sae.threshold.zero_()
-        sae.b_enc.zero_()
-        if kind == "identity":  # relu(x) - relu(-x) = x, exactly
-            sae.W_enc.copy_(torch.cat([eye, -eye], dim=1))
-            sae.W_dec.copy_(torch.cat([eye, -eye], dim=0))
-            sae.b_dec.zero_()
-        else:  # reconstructs every activation as the mean
-            sae.W_enc.zero_()
-            sae.W_dec.zero_()
-            sae.b_dec.copy_(mean)
-    folder = root / model / f"blocks.{layer}.hook_resid_post" / f"width_{d_sae}"
-    sae.save_model(folder)
-    return str(folder.relative_to(root))
 
 
 def test_registry_lists_shipped_and_paper_saes(tmp_path):

@@ -1,0 +1,272 @@
+"""Run configurations end to end, and the results store.
+
+A ``RunConfig`` is a frozen dataclass whose fields are exactly a notebook's papermill
+parameters; its hash keys the store, ``results/<task>-<hash>/``:
+
+    config.json       the configuration (written once, atomically)
+    vector.json/.safetensors   the steering vector with its provenance
+    latents.json      the selected latents with their statistics
+    records.jsonl     one line per generation: condition, content id, prompt, output, verdict
+    summary.json      strict / loose accuracy per condition, with 95% intervals
+
+``records.jsonl`` is append-only: each batch is appended in one write and fsynced; a
+killed run resumes by skipping the (condition, content id) pairs already stored, and
+a torn last line from a kill mid-write is cut off before appending. Invalid configs
+are refused before anything is written.
+
+Example:
+    >>> cfg = RunConfig(task="translate_fr", k=8, alpha=8.0, n_eval=40)
+    >>> summary = run(cfg)
+    >>> summary["steered"]["strict"]
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import data
+from .models import DEFAULT_MODEL, get_spec
+
+RESULTS = Path(__file__).resolve().parent.parent / "results"
+CONDITIONS = ("original", "prompted", "steered", "prompted+steered")
+VECTOR_KINDS = ("saif", "diff_means", "single_latent")
+
+
+class ConfigError(ValueError):
+    """A run configuration is invalid; the message names the field and the fix."""
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    model: str = DEFAULT_MODEL
+    sae: str | None = None  # default: the model's SAE at `layer` (or its steering SAE)
+    task: str = "translate_fr"
+    placement: str = "post"  # of the extraction pairs
+    layer: int | None = None  # default: the SAE's layer
+    position: str = "last"  # where latents are read: "last" | "instruction_mean"
+    k: int = 8
+    min_prob: float = 0.5
+    alpha: float = 1.0
+    vector: str = "saif"  # "saif" | "diff_means" | "single_latent" (the top latent)
+    normalize: bool = False
+    positions: str = "all"  # where the vector is added: "all" | "generated"
+    n_extract: int | None = None  # pairs (default: every extraction item, once)
+    n_eval: int | None = None  # evaluation items (default: the whole split)
+    eval_split: str = "evaluation"
+    contents: str | None = None  # a contents JSONL to evaluate on instead of the split
+    conditions: tuple[str, ...] = ("original", "prompted", "steered")
+    seed: int = 0
+    max_new_tokens: int = 64
+    batch_size: int = 32
+
+    def key(self) -> str:
+        blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=list)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def extraction_key(self) -> str:
+        """Hash of the fields the steering vector depends on (alpha and eval ones excluded)."""
+        fields = ("model", "sae", "task", "placement", "layer", "position", "k", "min_prob", "vector",
+                  "normalize", "n_extract", "seed")
+        blob = json.dumps({f: getattr(self, f) for f in fields}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+    def run_dir(self, root: Path | None = None) -> Path:
+        return (root or RESULTS) / f"{self.task}-{self.key()}"
+
+
+def validate(cfg: RunConfig) -> RunConfig:
+    """Check every field that can be checked without loading anything; return the config
+    with ``sae`` and ``layer`` resolved. Raises ConfigError (or the registries' errors)."""
+    from .saes import default_sae_id, get_sae_spec, registry
+
+    spec = get_spec(cfg.model)
+    data.get_task(cfg.task)
+    for name, value, allowed in [("placement", cfg.placement, data.PLACEMENTS), ("position", cfg.position, ("last", "instruction_mean")),
+                                 ("vector", cfg.vector, VECTOR_KINDS), ("positions", cfg.positions, ("all", "generated")),
+                                 ("eval_split", cfg.eval_split, data.SPLIT_NAMES)]:
+        if value not in allowed:
+            raise ConfigError(f"{name}={value!r} is not one of {allowed}")
+    bad = [c for c in cfg.conditions if c not in CONDITIONS]
+    if bad or not cfg.conditions:
+        raise ConfigError(f"conditions {list(cfg.conditions)}: each must be one of {CONDITIONS}")
+    if not isinstance(cfg.alpha, (int, float)) or not math.isfinite(cfg.alpha):
+        raise ConfigError(f"alpha={cfg.alpha!r} is not a finite number. Fix: pass e.g. alpha=8")
+    for name in ("k", "max_new_tokens", "batch_size"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"{name} must be at least 1, got {getattr(cfg, name)}")
+    for name in ("n_extract", "n_eval"):
+        if getattr(cfg, name) is not None and getattr(cfg, name) < 1:
+            raise ConfigError(f"{name} must be at least 1 (or None for all), got {getattr(cfg, name)}")
+    if cfg.layer is not None and not -spec.n_layers <= cfg.layer < spec.n_layers:
+        raise ConfigError(f"layer {cfg.layer} is out of range for {cfg.model} (0..{spec.last_layer})")
+    layer = None if cfg.layer is None else cfg.layer % spec.n_layers
+    if cfg.sae is None:
+        if layer is None or layer == spec.last_layer:
+            sae = default_sae_id(cfg.model)
+        else:
+            at = [s for s in registry().values() if s.model == cfg.model and s.layer == layer]
+            if not at:
+                have = sorted({s.layer for s in registry().values() if s.model == cfg.model})
+                raise ConfigError(f"no SAE of {cfg.model} at layer {layer}; layers with SAEs: {have}. "
+                                  "Fix: pick one of those layers or pass --sae.")
+            sae = min(at, key=lambda s: s.d_sae).id
+    else:
+        sae = cfg.sae
+    sae_spec = get_sae_spec(sae)
+    if sae_spec.model != cfg.model:
+        raise ConfigError(f"SAE {sae} belongs to {sae_spec.model}, not {cfg.model}. Fix: pick an SAE of {cfg.model}.")
+    if layer is not None and layer != sae_spec.layer:
+        raise ConfigError(f"layer {layer} does not match SAE {sae} (hook {sae_spec.hook}). "
+                          "Fix: drop --layer, or pass an SAE trained at that layer.")
+    if cfg.contents is not None and not Path(cfg.contents).exists():
+        raise ConfigError(f"contents file {cfg.contents} does not exist")
+    return dataclasses.replace(cfg, sae=sae, layer=sae_spec.layer)
+
+
+# ---------------------------------------------------------------- the store
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def read_records(path: Path) -> list[dict]:
+    """Complete records of a JSONL store; a torn last line (kill mid-write) is dropped
+    from the file so the next append starts clean."""
+    if not path.exists():
+        return []
+    raw = path.read_bytes()
+    good_end = raw.rfind(b"\n") + 1
+    if good_end < len(raw):
+        with open(path, "r+b") as f:
+            f.truncate(good_end)
+    return [json.loads(line) for line in raw[:good_end].decode().splitlines() if line.strip()]
+
+
+def append_records(path: Path, records: list[dict]) -> None:
+    """Append records in one write, then fsync: a batch lands whole or is torn at the end."""
+    if not records:
+        return
+    blob = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, blob)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- running
+
+
+_LOADED: dict = {}
+
+
+def load_cached(model_id: str, sae_id: str):
+    """(model, sae), loaded once per process: notebooks run many configurations."""
+    from .models import load_model
+    from .saes import load_sae
+
+    if ("model", model_id) not in _LOADED:
+        _LOADED[("model", model_id)] = load_model(model_id)
+    model = _LOADED[("model", model_id)]
+    if ("sae", sae_id) not in _LOADED:
+        _LOADED[("sae", sae_id)] = load_sae(sae_id, model, device=model.device)
+    return model, _LOADED[("sae", sae_id)]
+
+
+def extraction_items(cfg: RunConfig):
+    return data.split(cfg.task, "extraction")
+
+
+def eval_items(cfg: RunConfig):
+    items = data.load_contents(cfg.contents) if cfg.contents else data.split(cfg.task, cfg.eval_split)
+    if not items:
+        raise ConfigError(f"no evaluation items for {cfg.task} ({cfg.contents or cfg.eval_split})")
+    if data.get_task(cfg.task).needs_keyword and any(not it.keyword for it in items):
+        raise ConfigError(f"task {cfg.task} needs a 'keyword' on every contents line")
+    return items[: cfg.n_eval]
+
+
+def build_vector(cfg: RunConfig, model, sae, root: Path | None = None):
+    """The run's steering vector and latent table, cached by ``cfg.extraction_key()``."""
+    from . import features
+    from .steering import SteeringVector, diff_means_vector, saif_vector
+
+    folder = (root or RESULTS) / "vectors" / f"{cfg.task}-{cfg.extraction_key()}"
+    if (folder / "vector.json").exists() and (folder / "latents.json").exists():
+        return SteeringVector.load(folder / "vector"), json.loads((folder / "latents.json").read_text())
+    pairs = data.build_pairs(cfg.task, extraction_items(cfg), cfg.placement, cfg.seed, cfg.n_extract)
+    prov = dict(task=cfg.task, placement=cfg.placement, alpha=cfg.alpha, positions=cfg.positions,
+                meta={"n_pairs": len(pairs), "position": cfg.position, "min_prob": cfg.min_prob})
+    pos, neg = features.pair_activations(model, sae, cfg.layer, pairs, cfg.position, cfg.batch_size)
+    stats = features.latent_stats(pos, neg)
+    latents = features.select_latents(stats, 1 if cfg.vector == "single_latent" else cfg.k, cfg.min_prob)
+    table = stats.table(latents)
+    if cfg.vector == "diff_means":
+        sv = diff_means_vector(model, cfg.layer, [model.format_prompt(p.positive) for p in pairs],
+                               [model.format_prompt(p.negative) for p in pairs], sae=cfg.sae, **prov)
+    else:
+        sv = saif_vector(model, sae, cfg.layer, latents, [r["strength"] for r in table], cfg.normalize,
+                         sae_id=cfg.sae, **prov)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_atomic(folder / "latents.json", json.dumps(table, indent=1) + "\n")
+    sv.save(folder / "vector")
+    return sv, table
+
+
+def condition_prompts(cfg: RunConfig, item) -> dict[str, str]:
+    base = data.eval_prompts(cfg.task, item, cfg.placement)
+    prompts = {"original": base["original"], "prompted": base["prompted"],
+               "steered": base["original"], "prompted+steered": base["prompted"]}
+    return {c: prompts[c] for c in cfg.conditions}
+
+
+def run(cfg: RunConfig, root: Path | None = None, progress: bool = True) -> dict:
+    """Extract (or reuse) the vector, generate every missing record, judge, summarize."""
+    from tqdm.auto import tqdm
+
+    from .evaluate import accuracy_by, judge
+    from .steering import generate
+
+    cfg = validate(cfg)
+    items = eval_items(cfg)
+    model, sae = load_cached(cfg.model, cfg.sae)
+    sv, table = build_vector(cfg, model, sae, root)
+    folder = cfg.run_dir(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "config.json").exists():
+        _write_atomic(folder / "config.json", json.dumps(dataclasses.asdict(cfg), indent=1) + "\n")
+    _write_atomic(folder / "latents.json", json.dumps(table, indent=1) + "\n")
+    sv.save(folder / "vector")
+    store = folder / "records.jsonl"
+    done = {(r["condition"], r["content_id"]) for r in read_records(store)}
+    todo = [(c, it, p) for it in items for c, p in condition_prompts(cfg, it).items() if (c, it.id) not in done]
+    bar = tqdm(total=len(todo), desc=f"{cfg.task} {cfg.key()}", disable=not progress)
+    for condition in cfg.conditions:
+        batch_all = [(it, p) for c, it, p in todo if c == condition]
+        steer = sv if condition.endswith("steered") else None
+        for b in range(0, len(batch_all), cfg.batch_size):
+            batch = batch_all[b : b + cfg.batch_size]
+            outs = generate(model, [model.format_prompt(p) for _, p in batch], cfg.max_new_tokens,
+                            cfg.batch_size, steering=steer, alpha=cfg.alpha)
+            recs = []
+            for (it, prompt), out in zip(batch, outs):
+                v = judge(cfg.task, it.text, out, it.keyword)
+                recs.append({"condition": condition, "content_id": it.id, "lang": it.lang, "keyword": it.keyword,
+                             "source": it.text, "prompt": prompt, "output": out, "label": v.label, "reason": v.reason})
+            append_records(store, recs)
+            bar.update(len(batch))
+    bar.close()
+    records = [r for r in read_records(store) if r["content_id"] in {it.id for it in items}]
+    summary = {"config": dataclasses.asdict(cfg), "key": cfg.key(), "n": len(items), "latents": [r["latent"] for r in table],
+               **accuracy_by(records, "condition")}
+    _write_atomic(folder / "summary.json", json.dumps(summary, indent=1) + "\n")
+    return summary

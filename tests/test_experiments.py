@@ -1,0 +1,111 @@
+"""Run configurations, validation before any write, and the append-only, resumable store."""
+import json
+import math
+
+import pytest
+from sae_factory import make_sae
+
+from saif_core import experiments, saes
+from saif_core.data import DataError
+from saif_core.experiments import ConfigError, RunConfig, append_records, read_records, validate
+from saif_core.models import ModelError
+
+
+@pytest.fixture
+def sae_root(tmp_path, monkeypatch):
+    root = tmp_path / "saes"
+    make_sae(root)  # identity SAE at layer 29 of SmolLM2
+    monkeypatch.setattr(saes, "SAE_ROOT", root)
+    return root
+
+
+def test_hash_is_stable_and_field_sensitive():
+    a, b = RunConfig(task="keyword", k=8), RunConfig(task="keyword", k=8)
+    assert a.key() == b.key() and len(a.key()) == 12
+    assert RunConfig(task="keyword", k=9).key() != a.key()
+    assert RunConfig(task="keyword", alpha=3.0).extraction_key() == a.extraction_key()  # alpha does not change the vector
+
+
+@pytest.mark.parametrize("cfg, error, match", [
+    (RunConfig(task="translate_de"), DataError, "translate_de"),
+    (RunConfig(model="gpt-17"), ModelError, "unknown model id"),
+    (RunConfig(k=0), ConfigError, "k must be at least 1"),
+    (RunConfig(alpha=math.nan), ConfigError, "alpha=nan is not a finite number"),
+    (RunConfig(alpha=math.inf), ConfigError, "not a finite number"),
+    (RunConfig(layer=30), ConfigError, "layer 30 is out of range.*0..29"),
+    (RunConfig(layer=3), ConfigError, "no SAE of smollm2-135m-instruct at layer 3"),
+    (RunConfig(placement="middle"), ConfigError, "placement='middle'"),
+    (RunConfig(conditions=("steered", "unsteered")), ConfigError, "conditions"),
+    (RunConfig(contents="/nonexistent.jsonl"), ConfigError, "does not exist"),
+])
+def test_bad_configs_are_refused_before_anything_is_written(sae_root, tmp_path, cfg, error, match):
+    with pytest.raises(error, match=match):
+        experiments.run(cfg, root=tmp_path / "results", progress=False)
+    assert not (tmp_path / "results").exists()
+
+
+def test_sae_of_another_model_or_layer_is_refused(sae_root):
+    make_sae(sae_root, model="gemma-3-270m", layer=17, d_in=640)
+    other = "gemma-3-270m/blocks.17.hook_resid_post/width_1280"
+    with pytest.raises(ConfigError, match="belongs to gemma-3-270m"):
+        validate(RunConfig(sae=other))
+    sid = "smollm2-135m-instruct/blocks.29.hook_resid_post/width_1152"
+    with pytest.raises(ConfigError, match="layer 12 does not match SAE"):
+        validate(RunConfig(sae=sid, layer=12))
+    assert validate(RunConfig()).sae == sid and validate(RunConfig()).layer == 29
+
+
+def test_malformed_contents_line_is_named(sae_root, tmp_path):
+    bad = tmp_path / "c.jsonl"
+    bad.write_text('{"id": "a", "text": "Hola."}\n{"id": "b", "text": \n')
+    with pytest.raises(DataError, match="c.jsonl, line 2: bad JSON"):
+        experiments.eval_items(validate(RunConfig(contents=str(bad))))
+
+
+def test_torn_last_line_is_cut_and_appends_stay_whole(tmp_path):
+    store = tmp_path / "records.jsonl"
+    append_records(store, [{"condition": "original", "content_id": "a"}, {"condition": "original", "content_id": "b"}])
+    with open(store, "ab") as f:
+        f.write(b'{"condition": "steered", "cont')  # a kill mid-write
+    assert [r["content_id"] for r in read_records(store)] == ["a", "b"]
+    append_records(store, [{"condition": "steered", "content_id": "a"}])
+    assert [r["content_id"] for r in read_records(store)] == ["a", "b", "a"]
+    assert all(json.loads(line) for line in store.read_text().splitlines())
+
+
+@pytest.mark.slow
+def test_end_to_end_run_and_resume_without_loss_or_duplicates(sae_root, tmp_path, monkeypatch):
+    from saif_core import steering
+
+    root = tmp_path / "results"
+    cfg = RunConfig(task="translate_fr", k=4, alpha=2.0, n_extract=12, n_eval=3, max_new_tokens=6, batch_size=8)
+    summary = experiments.run(cfg, root=root, progress=False)
+    folder = validate(cfg).run_dir(root)
+    records = read_records(folder / "records.jsonl")
+    assert len(records) == 9 and {r["condition"] for r in records} == {"original", "prompted", "steered"}
+    assert summary["n"] == 3 and len(summary["latents"]) == 4
+    assert {"strict", "loose", "strict_ci"} <= set(summary["steered"])
+    assert json.loads((folder / "vector.json").read_text())["latents"] == summary["latents"]
+    # kill mid-run: drop the last 4 records and tear the file, then resume
+    lines = (folder / "records.jsonl").read_text().splitlines(keepends=True)
+    (folder / "records.jsonl").write_text("".join(lines[:5]) + lines[5][:17])
+    calls = []
+    real = steering.generate
+    monkeypatch.setattr(steering, "generate", lambda m, prompts, *a, **k: calls.append(len(prompts)) or real(m, prompts, *a, **k))
+    experiments.run(cfg, root=root, progress=False)
+    again = read_records(folder / "records.jsonl")
+    assert sum(calls) == 4, "only the missing records are generated again"
+    assert sorted((r["condition"], r["content_id"]) for r in again) == sorted((r["condition"], r["content_id"]) for r in records)
+    # a second identical run generates nothing
+    calls.clear()
+    experiments.run(cfg, root=root, progress=False)
+    assert calls == []
+
+
+@pytest.mark.slow
+def test_k_larger_than_candidates_leaves_no_record(sae_root, tmp_path):
+    from saif_core.features import SelectionError
+
+    with pytest.raises(SelectionError, match="only .* latents pass the rule"):
+        experiments.run(RunConfig(task="translate_fr", k=1000, n_extract=8, n_eval=2), root=tmp_path / "r", progress=False)
+    assert not list((tmp_path / "r").glob("translate_fr-*"))
