@@ -36,5 +36,13 @@ test-fast: setup
 doctor: setup
 	$(VENV)/bin/saif doctor
 
+# Retrain every shipped SAE from scratch (hours on 2 CPU cores; resumable after a kill).
+saes: setup
+	$(PY) -m saif_core.train_saes --model smollm2-135m-instruct
+	$(PY) -m saif_core.train_saes --model gemma-3-270m
+
+bench: setup
+	$(VENV)/bin/saif bench --json
+
 clean-venv:
 	rm -rf $(VENV)
