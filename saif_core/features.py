@@ -67,10 +67,7 @@ def residuals(model, formatted: list[str], layer: int, batch_size: int = 16,
         for j, e in enumerate(enc):  # left padding: the last prompt token is at -1
             ids[j, width - len(e):] = torch.tensor(e)
             mask[j, width - len(e):] = 1
-        captured = []
-        with model.resid_hook(layer, lambda r: captured.append(r)):
-            model.hf(input_ids=ids.to(model.device), attention_mask=mask.to(model.device))
-        resid = captured[0].float()
+        resid = model.capture(ids.to(model.device), mask.to(model.device), [layer])[layer % model.spec.n_layers].float()
         if spans is None:
             out.append(resid[:, -1])
             continue

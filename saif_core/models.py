@@ -28,7 +28,7 @@ import socket
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +39,10 @@ PLAIN_TEMPLATE = "{prompt}\n\nAnswer:"
 a blank line and ``Answer:``, after which the model writes its response."""
 
 CACHE_VERSION = 1  # bump when the cached format changes
+
+
+class _StopForward(Exception):
+    """Raised by a capture hook to end a forward pass early."""
 
 
 class ModelError(RuntimeError):
@@ -323,6 +327,30 @@ class SaifModel:
             yield
         finally:
             handle.remove()
+
+    @torch.no_grad()
+    def capture(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, layers: list[int]) -> dict[int, torch.Tensor]:
+        """``blocks.{L}.hook_resid_post`` for each of ``layers`` from one HF forward pass that
+        stops after the deepest of them (no later blocks, no unembedding: for Gemma 3's
+        262k-token vocabulary the unembedding alone costs more than the 18 blocks)."""
+        layers = sorted({layer % self.spec.n_layers for layer in layers})
+        got: dict[int, torch.Tensor] = {}
+
+        def keep(layer):
+            def fn(resid):
+                got[layer] = resid
+                if layer == layers[-1]:
+                    raise _StopForward
+            return fn
+
+        with ExitStack() as stack:
+            for layer in layers:
+                stack.enter_context(self.resid_hook(layer, keep(layer)))
+            try:
+                self.hf.model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+            except _StopForward:
+                pass
+        return got
 
     @functools.cached_property
     def tl(self):

@@ -130,3 +130,21 @@ def test_greedy_generation_runs(smollm):
     answer = smollm.tokenizer.decode(out[0, ids.shape[1]:], skip_special_tokens=True)
     print("SmolLM2:", answer)
     assert "Paris" in answer
+
+
+@pytest.mark.slow
+def test_capture_stops_early_and_matches_a_full_pass(smollm):
+    ids = torch.tensor([smollm.encode(smollm.format_prompt("Summarize: the meeting moved to Friday."))])
+    mask = torch.ones_like(ids)
+    full = []
+    with torch.no_grad(), smollm.resid_hook(12, lambda r: full.append(r)), smollm.resid_hook(29, lambda r: full.append(r)):
+        smollm.hf(input_ids=ids, attention_mask=mask)
+    ran = []
+    hook = smollm.layer_module(13).register_forward_hook(lambda *a: ran.append(13))
+    try:
+        got = smollm.capture(ids, mask, [12])
+    finally:
+        hook.remove()
+    assert ran == [], "blocks after the deepest requested layer must not run"
+    assert torch.equal(got[12], full[0])
+    assert torch.equal(smollm.capture(ids, mask, [29, -18])[29], full[1])
