@@ -70,8 +70,8 @@ class SAETrainSettings:
     lr: float = 4e-4
     warmup_steps: int = 50
     decay_fraction: float = 0.2
-    dead_feature_window: int = 250  # steps without firing before the aux loss revives a latent
-    aux_loss_coefficient: float = 1.0 / 32
+    dead_feature_window: int = 100  # steps without firing before the aux loss revives a latent
+    aux_loss_coefficient: float = 1.0  # sae-lens default; 1/32 left 40% of latents dead here
     seed: int = 0
     normalize_activations: str = "expected_average_only_in"
     architecture: str = "batchtopk (saved as jumprelu)"
@@ -189,7 +189,7 @@ def build_documents(model: SaifModel, seed: int = 0) -> list[dict]:
 
 
 def split_corpus(model: SaifModel, target_tokens: int, max_len: int = 256, seed: int = 0,
-                 heldout_fraction: float = 0.05, heldout_max_docs: int = 400):
+                 heldout_fraction: float = 0.05, heldout_max_docs: int = 300):
     """Tokenize a seeded sample of the documents up to ``target_tokens`` training tokens
     and split by group. Returns ``(train_docs, heldout_docs, stats)``; each doc gets
     ``ids`` (truncated to ``max_len``)."""
@@ -215,6 +215,21 @@ def split_corpus(model: SaifModel, target_tokens: int, max_len: int = 256, seed:
             continue
         train.append(d)
         n_train += len(d["ids"]) - 1  # position 0 is not trained on
+    # more held-out documents from the held-out groups (other instruction variants and
+    # placements), so that rare latents get a chance to fire: the training set is unchanged
+    seen = {d["text"] for d in heldout}
+    extra = [d for d in corpus.task_prompts(seed=seed + 1, variants_per_item=20)
+             if corpus.is_heldout(d["group"], heldout_fraction, seed)]
+    random.Random(seed + 2).shuffle(extra)
+    for d in extra:
+        if len(heldout) >= heldout_max_docs:
+            break
+        text = format_doc(model, d["prompt"])
+        if text in seen:
+            continue
+        seen.add(text)
+        heldout.append({"text": text, "source": "task_prompt", "lang": d["lang"], "group": d["group"],
+                        "id": d["id"], "ids": model.encode(text)[:max_len]})
     return train, heldout, corpus_stats(train, heldout)
 
 
@@ -506,7 +521,7 @@ def plan_for(model_id: str, layers: list[int] | None, widths: list[str] | None, 
 def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, out: Path = SAE_OUT,
         corpus_tokens: int | None = None, k: int = 64, batch_size: int = 1024, lr: float | None = None,
         seed: int = 0, max_len: int = 256, generate: bool = True, gen_max_new_tokens: int = 128,
-        heldout_max_docs: int = 400, force: bool = False, log_every: int = 50,
+        heldout_max_docs: int = 300, force: bool = False, log_every: int = 50,
         ckpt_every_s: float = 300.0, work: Path | None = None, cache_seconds: float | None = None) -> list[dict]:
     """Build what is missing and train every SAE of the plan; returns their metrics."""
     out = Path(out)
@@ -544,7 +559,7 @@ def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, ou
         s = SAETrainSettings(model=model_id, layer=L, d_sae=d_sae, tokens=n, k=k, batch_size=batch_size,
                              lr=lr or (4e-4 if d_sae <= 8 * model.spec.d_model else 3e-4), seed=seed)
         acts_np = np.load(acts_paths[L], mmap_mode="r")
-        acts = torch.from_numpy(np.ascontiguousarray(acts_np[: min(n_cached, n)]))
+        acts = torch.from_numpy(np.array(acts_np[: min(n_cached, n)]))  # a copy in RAM
         _log(f"training L{L} width {d_sae} on {n} tokens ({n / len(acts):.2f} epochs of {len(acts)} cached)")
         sae, history, secs = train_sae(acts, s, work / "ckpt" / f"L{L}_w{d_sae}",
                                        context_size=max_len, prepend_bos=model.add_special_tokens,
@@ -593,7 +608,7 @@ dead latents, learning rate along training) and `metrics.json` (held-out quality
   never trained on, and `saes.sae_metrics` leaves it out too.
 * sae-lens' `SAETrainer` fed from activations cached once in fp16 (one HF forward pass captures every
   layer of the plan); Adam, linear warm-up, linear decay over the last 20%, the TopK auxiliary loss
-  reviving latents that have not fired for 250 steps. Checkpoints every 5 minutes; a killed run resumes.
+  (coefficient 1, sae-lens default) reviving latents that have not fired for 100 steps. Checkpoints every 5 minutes; a killed run resumes.
 
 ## Corpus (no download)
 
@@ -680,7 +695,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-len", type=int, default=256)
-    p.add_argument("--heldout-max-docs", type=int, default=400)
+    p.add_argument("--heldout-max-docs", type=int, default=300)
     p.add_argument("--no-generate", action="store_true", help="do not generate missing model text")
     p.add_argument("--force", action="store_true", help="retrain SAEs that are already shipped")
     p.add_argument("--readme", action="store_true", help="only rewrite data/saes/README.md from the shipped metrics")
