@@ -73,6 +73,7 @@ class SAETrainSettings:
     dead_feature_window: int = 100  # steps without firing before the aux loss revives a latent
     aux_loss_coefficient: float = 1.0  # sae-lens default; 1/32 left 40% of latents dead here
     seed: int = 0
+    b_dec_init: str = "mean"  # mean of the (normalised) activations; "zeros": sae-lens' default
     normalize_activations: str = "expected_average_only_in"
     architecture: str = "batchtopk (saved as jumprelu)"
 
@@ -449,6 +450,15 @@ def train_sae(acts: torch.Tensor, s: SAETrainSettings, ckpt_dir: Path, context_s
         history, before = meta["history"], meta["elapsed_s"]
     trainer = _trainer_class()(tcfg, sae, ActivationBatches(acts, s.batch_size, s.seed))
     trainer.settings = dataclasses.asdict(s)
+    if not resume and s.b_dec_init == "mean":
+        # The residual stream has a large mean (at SmolLM2's last layer its norm is about half
+        # the tokens' mean norm): starting b_dec there keeps the latents from all fitting the
+        # mean, which left most of them dead.
+        sample = acts[: min(len(acts), 100_000)].float()
+        scale = d_in**0.5 / sample.norm(dim=-1).mean().item()
+        trainer.activation_scaler.scaling_factor = scale
+        with torch.no_grad():
+            sae.b_dec.data = (sample.mean(0) * scale).to(sae.b_dec.dtype)
     if resume:
         trainer.load_trainer_state(latest)
         trainer.n_training_steps = trainer.n_training_samples // s.batch_size
@@ -608,7 +618,8 @@ dead latents, learning rate along training) and `metrics.json` (held-out quality
   never trained on, and `saes.sae_metrics` leaves it out too.
 * sae-lens' `SAETrainer` fed from activations cached once in fp16 (one HF forward pass captures every
   layer of the plan); Adam, linear warm-up, linear decay over the last 20%, the TopK auxiliary loss
-  (coefficient 1, sae-lens default) reviving latents that have not fired for 100 steps. Checkpoints every 5 minutes; a killed run resumes.
+  (coefficient 1, sae-lens default) reviving latents that have not fired for 100 steps. The decoder bias starts at the activations' mean (the last-layer residual has a mean
+  about half its norm; from zero most latents died). Checkpoints every 5 minutes; a killed run resumes.
 
 ## Corpus (no download)
 
