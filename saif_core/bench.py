@@ -52,11 +52,8 @@ def run_bench(model, sae=None, layer: int | None = None, batch_size: int = 32, m
         @torch.no_grad()
         def forward():
             for i in range(0, len(prompts), 16):
-                enc = [model.encode(p) for p in prompts[i:i + 16]]
-                w = max(map(len, enc))
-                ids = torch.tensor([[model.tokenizer.pad_token_id] * (w - len(e)) + e for e in enc])
-                mask = torch.tensor([[0] * (w - len(e)) + [1] * len(e) for e in enc])
-                model.hf(input_ids=ids.to(model.device), attention_mask=mask.to(model.device))
+                ids, mask = model.pad([model.encode(p) for p in prompts[i:i + 16]])
+                model.hf(input_ids=ids, attention_mask=mask)
 
         out["forward_tok_s"] = _median_rate(forward, n_tok, repeats)
         out["extraction_tok_s"] = _median_rate(lambda: encode_prompts(model, sae, layer, prompts), n_tok, repeats)

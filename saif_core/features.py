@@ -56,18 +56,13 @@ def residuals(model, formatted: list[str], layer: int, batch_size: int = 16,
     """``blocks.{layer}.hook_resid_post`` per prompt, shape ``[n, d_model]``: at the last
     prompt token, or (with ``spans``) averaged over the tokens covering each char span."""
     model.hook_name(layer)
-    tok = model.tokenizer
     out = []
     for i in range(0, len(formatted), batch_size):
         chunk = formatted[i : i + batch_size]
         enc = [model.encode(t) for t in chunk]
-        width = max(map(len, enc))
-        ids = torch.full((len(enc), width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for j, e in enumerate(enc):  # left padding: the last prompt token is at -1
-            ids[j, width - len(e):] = torch.tensor(e)
-            mask[j, width - len(e):] = 1
-        resid = model.capture(ids.to(model.device), mask.to(model.device), [layer])[layer % model.spec.n_layers].float()
+        ids, mask = model.pad(enc)  # left padding: the last prompt token is at -1
+        width = ids.shape[1]
+        resid = model.capture(ids, mask, [layer])[layer % model.spec.n_layers].float()
         if spans is None:
             out.append(resid[:, -1])
             continue

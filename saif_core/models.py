@@ -328,6 +328,18 @@ class SaifModel:
         finally:
             handle.remove()
 
+    def pad(self, token_lists: list[list[int]], side: str = "left") -> tuple[torch.Tensor, torch.Tensor]:
+        """``(input_ids, attention_mask)`` on the model's device. Left padding (the default)
+        puts every prompt's last token at position -1, as batched generation needs."""
+        width = max(map(len, token_lists))
+        ids = torch.full((len(token_lists), width), self.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for j, e in enumerate(token_lists):
+            cols = slice(width - len(e), width) if side == "left" else slice(0, len(e))
+            ids[j, cols] = torch.tensor(e, dtype=torch.long)
+            mask[j, cols] = 1
+        return ids.to(self.device), mask.to(self.device)
+
     @torch.no_grad()
     def capture(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, layers: list[int]) -> dict[int, torch.Tensor]:
         """``blocks.{L}.hook_resid_post`` for each of ``layers`` from one HF forward pass that

@@ -162,18 +162,10 @@ def _first_sae_of(model_id: str) -> str:
 def text_batches(model: SaifModel, texts: list[str], max_len: int = 128, batch_size: int = 16):
     """Tokenize documents (truncated to ``max_len``) into right-padded batches of
     ``(input_ids, attention_mask)``; the model's BOS convention is respected."""
-    tok = model.tokenizer
     encoded = [model.encode(t)[:max_len] for t in texts if t.strip()]
     encoded = [e for e in encoded if len(e) >= 2]
     for i in range(0, len(encoded), batch_size):
-        chunk = encoded[i : i + batch_size]
-        width = max(len(e) for e in chunk)
-        ids = torch.full((len(chunk), width), tok.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(chunk), width), dtype=torch.long)
-        for j, e in enumerate(chunk):
-            ids[j, : len(e)] = torch.tensor(e)
-            mask[j, : len(e)] = 1
-        yield ids.to(model.device), mask.to(model.device)
+        yield model.pad(encoded[i : i + batch_size], side="right")
 
 
 def _next_token_ce(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> tuple[float, int]:

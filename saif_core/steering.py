@@ -164,16 +164,10 @@ def generate(model, formatted: list[str], max_new_tokens: int = 64, batch_size: 
     with ctx:
         for b in range(0, len(order), batch_size):
             idx = order[b : b + batch_size]
-            enc = [model.encode(formatted[i]) for i in idx]
-            width = max(map(len, enc))
-            ids = torch.full((len(enc), width), tok.pad_token_id, dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for j, e in enumerate(enc):
-                ids[j, width - len(e):] = torch.tensor(e)
-                mask[j, width - len(e):] = 1
+            ids, mask = model.pad([model.encode(formatted[i]) for i in idx])
+            width = ids.shape[1]
             out = model.hf.generate(
-                input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
-                max_new_tokens=max_new_tokens, do_sample=False,
+                input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
                 eos_token_id=model.stop_token_ids if stop_at_eos else None,
                 min_new_tokens=None if stop_at_eos else max_new_tokens,
                 pad_token_id=tok.pad_token_id, top_p=None, top_k=None, temperature=None,
