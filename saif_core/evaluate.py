@@ -167,10 +167,25 @@ def trigram_counts(text: str) -> tuple[int, int]:
     return len(set(trigrams)), len(trigrams)
 
 
+def char_ngram_counts(text: str, n: int = 6) -> tuple[int, int]:
+    """(distinct, total) character n-grams with whitespace removed: catches loops that
+    have no spaces to split on, such as "CommentCommentComment" or a repeated Chinese phrase.
+
+    >>> char_ngram_counts("CommentCommentCommentComment")
+    (7, 23)
+    """
+    chars = "".join(text.casefold().split())
+    grams = [chars[i : i + n] for i in range(len(chars) - n + 1)]
+    return len(set(grams)), len(grams)
+
+
 def _loop_note(text: str) -> str | None:
     distinct, total = trigram_counts(text)
     if total >= 6 and distinct < MIN_DISTINCT_TRIGRAMS * total:
         return f"repetition loop (only {distinct} of its {total} word trigrams are distinct)"
+    distinct, total = char_ngram_counts(text)
+    if total >= 18 and distinct < MIN_DISTINCT_TRIGRAMS * total:
+        return f"repetition loop (only {distinct} of its {total} character 6-grams are distinct)"
     return None
 
 

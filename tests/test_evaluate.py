@@ -229,3 +229,18 @@ def test_saif_console_script_runs_judge(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["label"] == "strict"
+
+
+# Unspaced loops seen from steered SmolLM2 ("CommentCommentComment..." was judged strict
+# French before the character-level check): a loop is never strict, spaces or not.
+@pytest.mark.parametrize("task, response", [
+    ("translate_fr", "CommentCommentCommentCommentCommentCommentCommentComment"),
+    ("translate_fr", "ZCommentCommentCommentCommentCommentCommentCommentCommentCom"),
+    ("translate_zh", "我们明天去公园我们明天去公园我们明天去公园我们明天去公园"),
+])
+def test_unspaced_repetition_is_never_strict(task, response):
+    from saif_core.evaluate import judge
+
+    verdict = judge(task, "We are going to the park tomorrow with my sister.", response)
+    assert verdict.label != "strict", verdict.reason
+    assert "repetition loop" in verdict.reason
