@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -160,7 +160,7 @@ def generate(model, formatted: list[str], max_new_tokens: int = 64, batch_size: 
     tok = model.tokenizer
     order = sorted(range(len(formatted)), key=lambda i: len(formatted[i]))
     outputs: list[str] = [""] * len(formatted)
-    ctx = steering.apply(model, alpha) if steering is not None else _nothing()
+    ctx = steering.apply(model, alpha) if steering is not None else nullcontext()
     with ctx:
         for b in range(0, len(order), batch_size):
             idx = order[b : b + batch_size]
@@ -176,7 +176,3 @@ def generate(model, formatted: list[str], max_new_tokens: int = 64, batch_size: 
                 outputs[i] = tok.decode(out[j, width:], skip_special_tokens=True).strip()
     return outputs
 
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield

@@ -36,7 +36,6 @@ import random
 import shutil
 import sys
 import time
-from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -130,16 +129,10 @@ def generate_responses(model: SaifModel, prompts: list[dict], path: Path, max_ne
     try:
         for i in range(0, len(todo), batch_size):
             chunk = todo[i : i + batch_size]
-            enc = [model.encode(model.format_prompt(p["prompt"])) for p in chunk]
-            width = max(map(len, enc))
-            ids = torch.full((len(enc), width), tok.pad_token_id, dtype=torch.long)
-            mask = torch.zeros_like(ids)
-            for j, e in enumerate(enc):
-                ids[j, width - len(e):] = torch.tensor(e)
-                mask[j, width - len(e):] = 1
+            ids, mask = model.pad([model.encode(model.format_prompt(p["prompt"])) for p in chunk])
+            width = ids.shape[1]
             out = model.hf.generate(
-                input_ids=ids.to(model.device), attention_mask=mask.to(model.device),
-                max_new_tokens=max_new_tokens, do_sample=True, temperature=0.8, top_p=0.95,
+                input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=True, temperature=0.8, top_p=0.95,
                 repetition_penalty=1.1, eos_token_id=model.stop_token_ids, pad_token_id=tok.pad_token_id,
             )
             with path.open("a", encoding="utf-8") as f:
@@ -309,24 +302,13 @@ def cache_activations(model: SaifModel, token_lists: list[list[int]], layers: li
     order = sorted(range(len(token_lists)), key=lambda i: len(token_lists[i]))
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     random.Random(len(batches)).shuffle(batches)
-    pad = model.tokenizer.pad_token_id
     row = progress["rows_done"]
     t0, rows0 = time.perf_counter(), row
     for b in range(progress["batches_done"], len(batches)):
-        seqs = [token_lists[i] for i in batches[b]]
-        width = max(map(len, seqs))
-        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for j, s in enumerate(seqs):
-            ids[j, : len(s)] = torch.tensor(s)
-            mask[j, : len(s)] = 1
+        ids, mask = model.pad([token_lists[i] for i in batches[b]], side="right")
         keep = mask.bool()
         keep[:, 0] = False
-        captured = {}
-        with ExitStack() as stack:
-            for L in layers:
-                stack.enter_context(model.resid_hook(L, lambda r, L=L: captured.__setitem__(L, r[keep])))
-            model.hf.model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device))  # no LM head
+        captured = {L: r[keep] for L, r in model.capture(ids, mask, layers).items()}
         n = int(keep.sum())
         for L in layers:
             maps[L][row : row + n] = captured[L].float().cpu().numpy().astype(np.float16)
