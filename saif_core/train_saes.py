@@ -70,6 +70,11 @@ STATUS = """Trained in one CPU session (2 cores shared with other jobs), so the 
   about once in 20k tokens count as dead there.
 """  # what the shipped set still lacks, written into the README
 LAST_LAYER_TOKENS = 2_000_000
+# Bump when the corpus or its split changes: shipped SAEs trained on another corpus
+# version are retrained by ``make saes`` (no --force needed, so a resumed run never
+# retrains what it already shipped).
+CORPUS_VERSION = 2
+TASK_VARIANTS_PER_ITEM = 12  # instruction variants drawn per content item (of 20)
 OTHER_TOKENS = 1_000_000
 
 
@@ -92,6 +97,7 @@ class SAETrainSettings:
     b_dec_init: str = "mean"  # mean of the (normalised) activations; "zeros": sae-lens' default
     normalize_activations: str = "expected_average_only_in"
     architecture: str = "batchtopk (saved as jumprelu)"
+    corpus_version: int = CORPUS_VERSION  # a checkpoint from another corpus is not resumed
 
 
 # ---------------------------------------------------------------- work folders
@@ -175,7 +181,7 @@ def build_documents(model: SaifModel, seed: int = 0) -> list[dict]:
     for g in gen:
         docs.append({"text": format_doc(model, g["prompt"], g["response"]), "source": "generated",
                      "lang": g["lang"], "group": g["group"], "id": "gen/" + g["id"]})
-    for d in corpus.task_prompts(seed=seed):
+    for d in corpus.task_prompts(seed=seed, variants_per_item=TASK_VARIANTS_PER_ITEM):
         docs.append({"text": format_doc(model, d["prompt"]), "source": "task_prompt", "lang": d["lang"],
                      "group": d["group"], "id": d["id"], "task": d["task"], "placement": d["placement"]})
     # generated responses as contents of every task (keyword tasks need a keyword: skipped)
@@ -200,7 +206,7 @@ def build_documents(model: SaifModel, seed: int = 0) -> list[dict]:
 
 
 def split_corpus(model: SaifModel, target_tokens: int, max_len: int = 256, seed: int = 0,
-                 heldout_fraction: float = 0.05, heldout_max_docs: int = 300):
+                 heldout_fraction: float = 0.05, heldout_max_docs: int = 600):
     """Tokenize a seeded sample of the documents up to ``target_tokens`` training tokens
     and split by group. Returns ``(train_docs, heldout_docs, stats)``; each doc gets
     ``ids`` (truncated to ``max_len``)."""
@@ -213,8 +219,9 @@ def split_corpus(model: SaifModel, target_tokens: int, max_len: int = 256, seed:
     train, heldout, n_train = [], [], 0
     order = {"generated": 0, "plain": 1, "task_prompt": 2, "task_prompt_generated_content": 2}
     docs.sort(key=lambda d: order.get(d["source"], 3))
+    held_groups = corpus.heldout_groups(docs, heldout_fraction, seed)
     for d in docs:
-        if corpus.is_heldout(d["group"], heldout_fraction, seed):
+        if d["group"] in held_groups:
             if len(heldout) < heldout_max_docs:
                 d["ids"] = model.encode(d["text"])[:max_len]
                 heldout.append(d)
@@ -229,8 +236,7 @@ def split_corpus(model: SaifModel, target_tokens: int, max_len: int = 256, seed:
     # more held-out documents from the held-out groups (other instruction variants and
     # placements), so that rare latents get a chance to fire: the training set is unchanged
     seen = {d["text"] for d in heldout}
-    extra = [d for d in corpus.task_prompts(seed=seed + 1, variants_per_item=20)
-             if corpus.is_heldout(d["group"], heldout_fraction, seed)]
+    extra = [d for d in corpus.task_prompts(seed=seed + 1, variants_per_item=20) if d["group"] in held_groups]
     random.Random(seed + 2).shuffle(extra)
     for d in extra:
         if len(heldout) >= heldout_max_docs:
@@ -527,15 +533,21 @@ def plan_for(model_id: str, layers: list[int] | None, widths: list[str] | None, 
     return sorted(out, key=lambda r: (r[1] > 8 * spec.d_model, r[0] != spec.last_layer, r[1], r[0]))
 
 
+def _shipped_current(folder: Path) -> bool:
+    """Shipped, with metrics, from the current corpus version."""
+    mp = folder / "metrics.json"
+    return mp.exists() and json.loads(mp.read_text()).get("corpus_version", 1) == CORPUS_VERSION
+
+
 def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, out: Path = SAE_OUT,
         corpus_tokens: int | None = None, k: int = 64, batch_size: int = 1024, lr: float | None = None,
         seed: int = 0, max_len: int = 256, generate: bool = True, gen_max_new_tokens: int = 128,
-        heldout_max_docs: int = 300, force: bool = False, log_every: int = 50,
+        heldout_max_docs: int = 600, force: bool = False, log_every: int = 50,
         ckpt_every_s: float = 300.0, work: Path | None = None, cache_seconds: float | None = None) -> list[dict]:
     """Build what is missing and train every SAE of the plan; returns their metrics."""
     out = Path(out)
     plan = plan_for(model_id, layers, widths, tokens)
-    todo = [(L, d, n) for L, d, n in plan if force or not (sae_dir(out, model_id, L, d) / "metrics.json").exists()]
+    todo = [(L, d, n) for L, d, n in plan if force or not _shipped_current(sae_dir(out, model_id, L, d))]
     results = [json.loads((sae_dir(out, model_id, L, d) / "metrics.json").read_text())
                for L, d, n in plan if (L, d, n) not in todo]
     if not todo:
@@ -580,14 +592,15 @@ def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, ou
             **dataclasses.asdict(s), "epochs": round(n / n_unique, 2), "unique_training_tokens": n_unique,
             "context_size": max_len, "first_position_excluded": True, "training_seconds": round(secs, 1),
             "sae_lens_trainer": "sae_lens.training.sae_trainer.SAETrainer",
-            "corpus": {"train_tokens": stats["train_tokens"], "heldout_file": str(heldout_path.relative_to(out))},
+            "corpus": {"version": CORPUS_VERSION, "train_tokens": stats["train_tokens"], "heldout_file": str(heldout_path.relative_to(out))},
             "device": "cpu", "torch_threads": torch.get_num_threads(),
         }, indent=2))
         (folder / "training_log.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
         _log(f"evaluating L{L} width {d_sae} on {len(heldout_texts)} held-out documents")
         m = evaluate_shipped(model, folder, L, heldout_texts)
         m.update(training_tokens=n, unique_training_tokens=n_unique, training_seconds=round(secs, 1), heldout_file=str(heldout_path.relative_to(out)),
-                 sae_id=str(folder.relative_to(out)), k=k)
+                 sae_id=str(folder.relative_to(out)), k=k,
+                 corpus_version=CORPUS_VERSION)
         (folder / "metrics.json").write_text(json.dumps(m, indent=2))
         _log(f"shipped {folder}: " + json.dumps({k_: m[k_] for k_ in ("fvu", "l0", "dead_fraction", "ce_increase")}))
         results.append(m)
@@ -705,7 +718,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-len", type=int, default=256)
-    p.add_argument("--heldout-max-docs", type=int, default=300)
+    p.add_argument("--heldout-max-docs", type=int, default=600)
     p.add_argument("--no-generate", action="store_true", help="do not generate missing model text")
     p.add_argument("--force", action="store_true", help="retrain SAEs that are already shipped")
     p.add_argument("--readme", action="store_true", help="only rewrite data/saes/README.md from the shipped metrics")

@@ -23,6 +23,16 @@ def test_heldout_split_is_by_group_and_stable():
     assert held == {g for g in groups if corpus.is_heldout(g, 0.05, seed=0)}
 
 
+def test_heldout_groups_are_stratified_by_language():
+    docs = [{"group": f"content/{lang}{i}", "lang": lang} for lang, n in (("en", 300), ("es", 85), ("zh", 10))
+            for i in range(n)]
+    docs += [{"group": f"seed/{t}", "lang": lang} for t in range(20) for lang in ("en", "fr")]
+    held = corpus.heldout_groups(docs, 0.05, seed=0)
+    by = {p: sum(g.startswith(p) for g in held) for p in ("content/en", "content/es", "content/zh", "seed/")}
+    assert by == {"content/en": 15, "content/es": 4, "content/zh": 1, "seed/": 1}
+    assert held == corpus.heldout_groups(list(reversed(docs)), 0.05, seed=0)  # order-free
+
+
 def test_activation_batches_resume_where_they_stopped():
     acts = torch.arange(10, dtype=torch.float16)[:, None]
     a = T.ActivationBatches(acts, 4, seed=1)
