@@ -8,7 +8,8 @@ code fences, and a bare label line such as ``Translation:`` for translations and
 ``Summary:`` for summaries):
 
 - Translation into X: **fail** if empty, (nearly) identical to the source
-  (similarity >= 0.9), or no segment is in X. **strict** if every segment (sentence,
+  (similarity >= 0.9), no segment is in X, or degenerate: a repetition loop with fewer
+  distinct words than half the source's words ("CommentCommentComment..."). **strict** if every segment (sentence,
   or script run for Chinese) is in X, the length is at most 3x the source's, and the
   text is no repetition loop. **loose** otherwise.
 - Keyword k: **strict** if k occurs as a whole word (any case) in a non-degenerate
@@ -219,6 +220,11 @@ def judge_translation(target: str, source: str, response: str) -> Verdict:
     if not in_target:
         shown = "; ".join(s.describe() for s in found[:4])
         return Verdict("fail", f"no segment in {_name(target)}: {shown}", details)
+    loop = _loop_note(text)
+    distinct = {w.casefold() for w in words(text)}
+    if loop and len(distinct) < 0.5 * len(words(source)):
+        return Verdict("fail", f"degenerate: {loop}, with {len(distinct)} distinct word(s), under half the "
+                       f"source's {len(words(source))}, so it cannot hold a translation", details)
     problems = []
     if foreign:
         shown = "; ".join(s.describe() for s in foreign[:3])
@@ -226,7 +232,7 @@ def judge_translation(target: str, source: str, response: str) -> Verdict:
         problems.append(f"{len(foreign)} of {len(found)} segments not (only) in {_name(target)}: {shown}{more}")
     if ratio > MAX_TRANSLATION_RATIO:
         problems.append(f"length ratio {ratio:.1f} > {MAX_TRANSLATION_RATIO:g}")
-    if loop := _loop_note(text):
+    if loop:
         problems.append(loop)
     if problems:
         return Verdict("loose", f"{len(in_target)} segment(s) in {_name(target)}, but " + "; ".join(problems),

@@ -244,3 +244,18 @@ def test_unspaced_repetition_is_never_strict(task, response):
     verdict = judge(task, "We are going to the park tomorrow with my sister.", response)
     assert verdict.label != "strict", verdict.reason
     assert "repetition loop" in verdict.reason
+
+
+# A loop of one or two words cannot hold a translation: steered SmolLM2 at its last layer
+# produced "CommentComment..." for every input, which the loose rule alone scored LA 1.0.
+@pytest.mark.parametrize("response, label", [
+    ("CommentCommentCommentCommentCommentCommentCommentComment", "fail"),
+    ("A performance's a performance's a performance's a performance's a performance's", "fail"),
+    ("Nous allons au parc demain avec ma sœur. Nous allons au parc demain avec ma sœur. "
+     "Nous allons au parc demain avec ma sœur. Nous allons au parc demain avec ma sœur.", "loose"),
+])
+def test_degenerate_loops_fail_translation(response, label):
+    from saif_core.evaluate import judge
+
+    verdict = judge("translate_fr", "We are going to the park tomorrow with my sister.", response)
+    assert verdict.label == label, verdict.reason
