@@ -76,6 +76,8 @@ LAST_LAYER_TOKENS = 2_000_000
 CORPUS_VERSION = 2
 TASK_VARIANTS_PER_ITEM = 12  # instruction variants drawn per content item (of 20)
 OTHER_TOKENS = 1_000_000
+# Models whose last-layer SAEs train on fewer tokens (the 2M bar is the default model's)
+MODEL_TOKENS = {"gemma-3-270m": 1_000_000}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -527,7 +529,8 @@ def plan_for(model_id: str, layers: list[int] | None, widths: list[str] | None, 
     out = []
     for L, ws in plan.items():
         for w in ws:
-            n = tokens or (LAST_LAYER_TOKENS if L == spec.last_layer else OTHER_TOKENS)
+            last = MODEL_TOKENS.get(model_id, LAST_LAYER_TOKENS)
+            n = tokens or (last if L == spec.last_layer else OTHER_TOKENS)
             out.append((L, parse_width(w, spec.d_model), n))
     # the steering SAE first (last layer, narrowest), then the layer study, then wider ones
     return sorted(out, key=lambda r: (r[1] > 8 * spec.d_model, r[0] != spec.last_layer, r[1], r[0]))
@@ -543,9 +546,15 @@ def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, ou
         corpus_tokens: int | None = None, k: int = 64, batch_size: int = 1024, lr: float | None = None,
         seed: int = 0, max_len: int = 256, generate: bool = True, gen_max_new_tokens: int = 128,
         heldout_max_docs: int = 600, force: bool = False, log_every: int = 50,
-        ckpt_every_s: float = 300.0, work: Path | None = None, cache_seconds: float | None = None) -> list[dict]:
-    """Build what is missing and train every SAE of the plan; returns their metrics."""
+        ckpt_every_s: float = 300.0, work: Path | None = None, cache_seconds: float | None = None,
+        generate_only: bool = False) -> list[dict]:
+    """Build what is missing and train every SAE of the plan; returns their metrics.
+    ``generate_only``: only generate the model text of the corpus (default model)."""
     out = Path(out)
+    if generate_only:
+        model = load_model(model_id, device="cpu")
+        generate_responses(model, generation_prompts(seed), corpus.GENERATED_FILE, gen_max_new_tokens)
+        return []
     plan = plan_for(model_id, layers, widths, tokens)
     todo = [(L, d, n) for L, d, n in plan if force or not _shipped_current(sae_dir(out, model_id, L, d))]
     results = [json.loads((sae_dir(out, model_id, L, d) / "metrics.json").read_text())
@@ -720,6 +729,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-len", type=int, default=256)
     p.add_argument("--heldout-max-docs", type=int, default=600)
     p.add_argument("--no-generate", action="store_true", help="do not generate missing model text")
+    p.add_argument("--generate-only", action="store_true", help="only generate the corpus' model text, then stop")
     p.add_argument("--force", action="store_true", help="retrain SAEs that are already shipped")
     p.add_argument("--readme", action="store_true", help="only rewrite data/saes/README.md from the shipped metrics")
     p.add_argument("--cache-seconds", type=float, help="time box for caching activations; train on what is cached "
@@ -730,7 +740,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results = run(a.model, a.layers, a.widths, a.tokens, a.out, a.corpus_tokens, a.k, a.batch_size, a.lr,
                   a.seed, a.max_len, not a.no_generate, heldout_max_docs=a.heldout_max_docs, force=a.force,
-                  work=a.work, cache_seconds=a.cache_seconds)
+                  work=a.work, cache_seconds=a.cache_seconds, generate_only=a.generate_only)
     write_readme(a.out, status=STATUS)
     for m in results:
         print(json.dumps({k: m.get(k) for k in ("sae_id", "fvu", "l0", "dead_fraction", "ce_increase",
