@@ -31,7 +31,7 @@ def run_bench(model, sae=None, layer: int | None = None, batch_size: int = 32, m
               repeats: int = 3, alpha: float = 4.0) -> dict:
     from .features import encode_prompts
 
-    layer = model.spec.last_layer if layer is None else layer
+    layer = model.spec.steer_layer if layer is None else layer
     items = data.split("translate_fr", "evaluation")[:batch_size]
     prompts = [model.format_prompt(it.text) for it in items]
     v = torch.randn(model.spec.d_model, generator=torch.Generator().manual_seed(0))

@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("sae-eval", help="FVU, L0, dead fraction and CE-loss increase of an SAE on a text file")
     e.add_argument("--model", default=DEFAULT_MODEL, help="model (default: %(default)s); implied by --sae")
-    e.add_argument("--sae", default=None, help="SAE id (default: the model's steering SAE, last layer)")
+    e.add_argument("--sae", default=None, help="SAE id (default: the model's steering SAE, at its steering layer)")
     e.add_argument("--text-file", required=True, help="one document per line, or .jsonl with a 'text' field")
     e.add_argument("--max-len", type=int, default=128, help="tokens per document (default: %(default)s)")
     e.add_argument("--max-docs", type=int, default=None, help="evaluate only the first N documents")

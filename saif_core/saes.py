@@ -83,16 +83,17 @@ def registry(root: Path | None = None) -> dict[str, SAESpec]:
 
 
 def default_sae_id(model_id: str, root: Path | None = None) -> str:
-    """The steering SAE of a model: last layer, the narrowest width (8x d_model for the
-    embedded models, 16K for Gemma Scope), as in the paper."""
+    """The steering SAE of a model: at its steering layer (``ModelSpec.steer_layer``: the
+    last layer as in the paper, or the layer chosen on the dev split), narrowest width
+    (16K for Gemma Scope)."""
     spec = get_spec(model_id)
-    last = [s for s in registry(root).values() if s.model == model_id and s.layer == spec.last_layer]
-    if not last:
+    at = [s for s in registry(root).values() if s.model == model_id and s.layer == spec.steer_layer]
+    if not at:
         raise SAEError(
-            f"no SAE for {model_id} at its last layer ({spec.last_layer}) under {root or SAE_ROOT}. "
+            f"no SAE for {model_id} at its steering layer ({spec.steer_layer}) under {root or SAE_ROOT}. "
             "Fix: train and ship them with `make saes`, or pass an SAE id explicitly."
         )
-    return min(last, key=lambda s: s.d_sae).id
+    return min(at, key=lambda s: s.d_sae).id
 
 
 def get_sae_spec(sae_id: str, root: Path | None = None) -> SAESpec:

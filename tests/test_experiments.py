@@ -15,6 +15,7 @@ from saif_core.models import ModelError
 def sae_root(tmp_path, monkeypatch):
     root = tmp_path / "saes"
     make_sae(root)  # identity SAE at layer 29 of SmolLM2
+    make_sae(root, layer=23)  # and at its steering layer
     monkeypatch.setattr(saes, "SAE_ROOT", root)
     return root
 
@@ -52,7 +53,9 @@ def test_sae_of_another_model_or_layer_is_refused(sae_root):
     sid = "smollm2-135m-instruct/blocks.29.hook_resid_post/width_1152"
     with pytest.raises(ConfigError, match="layer 12 does not match SAE"):
         validate(RunConfig(sae=sid, layer=12))
-    assert validate(RunConfig()).sae == sid and validate(RunConfig()).layer == 29
+    assert validate(RunConfig(layer=29)).sae == sid
+    steer = "smollm2-135m-instruct/blocks.23.hook_resid_post/width_1152"
+    assert validate(RunConfig()).sae == steer and validate(RunConfig()).layer == 23
 
 
 def test_malformed_contents_line_is_named(sae_root, tmp_path):

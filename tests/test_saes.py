@@ -25,7 +25,8 @@ def test_registry_lists_shipped_and_paper_saes(tmp_path):
     assert sid in reg and reg[sid].layer == 29 and reg[sid].d_sae == 1152 and reg[sid].source == "shipped"
     assert "gemma-scope-2b-pt-res-canonical/layer_25/width_16k/canonical" in reg
     assert reg["gemma-scope-9b-pt-res-canonical/layer_41/width_131k/canonical"].hook == "blocks.41.hook_resid_post"
-    assert saes.default_sae_id("smollm2-135m-instruct", tmp_path) == sid
+    steer = make_sae(tmp_path, layer=23)  # SmolLM2 steers at layer 23 (ModelSpec.steering_layer)
+    assert saes.default_sae_id("smollm2-135m-instruct", tmp_path) == steer
     assert saes.default_sae_id("gemma-2-2b-it") == "gemma-scope-2b-pt-res-canonical/layer_25/width_16k/canonical"
 
 
@@ -51,7 +52,7 @@ def test_missing_weights_file(tmp_path):
 
 
 def test_no_steering_sae_says_make_saes(tmp_path):
-    with pytest.raises(SAEError, match="no SAE for gemma-3-270m at its last layer \\(17\\).*make saes"):
+    with pytest.raises(SAEError, match="no SAE for gemma-3-270m at its steering layer \\(17\\).*make saes"):
         saes.default_sae_id("gemma-3-270m", tmp_path)
 
 
