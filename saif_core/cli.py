@@ -53,14 +53,27 @@ def cmd_figures(args) -> int:
 
 
 def cmd_steer(args) -> int:
-    from .experiments import RunConfig, run
+    import dataclasses
 
+    from .experiments import RunConfig, run, tune_alpha
+
+    auto = args.alpha == "auto"
+    try:
+        alpha = 1.0 if auto else float(args.alpha)
+    except ValueError:
+        raise SystemExit(f"saif steer: --alpha must be a number or 'auto', got {args.alpha!r}") from None
     cfg = RunConfig(model=args.model, sae=args.sae, task=args.task, placement=args.placement, layer=args.layer,
-                    k=args.k, alpha=args.alpha, contents=args.contents, n_eval=args.n, max_new_tokens=args.max_new_tokens,
-                    vector=args.vector, seed=args.seed)
+                    k=args.k, alpha=alpha, contents=args.contents, n_eval=args.n, max_new_tokens=args.max_new_tokens,
+                    vector=args.vector, seed=args.seed, repetition_penalty=args.repetition_penalty)
+    dev = None
+    if auto:
+        alpha, dev = tune_alpha(cfg, progress=not args.json)
+        cfg = dataclasses.replace(cfg, alpha=alpha)
     s = run(cfg, progress=not args.json)
     out = {"n": s["n"], "latents": s["latents"], "key": s["key"], "task": cfg.task, "alpha": cfg.alpha, "k": cfg.k,
-           "layer": s["config"]["layer"], "sae": s["config"]["sae"]}
+           "layer": s["config"]["layer"], "sae": s["config"]["sae"], "repetition_penalty": cfg.repetition_penalty}
+    if dev is not None:
+        out["alpha_chosen_on_dev"] = dev
     out.update({c: {m: s[c][m] for m in ("strict", "loose", "strict_ci", "loose_ci")} for c in cfg.conditions})
     print(json.dumps(out, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
     return 0
@@ -106,11 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--layer", type=int, default=None, help="layer to read and steer (default: the SAE's)")
     s.add_argument("--placement", choices=["post", "pre"], default="post", help="instruction placement of the extraction pairs")
     s.add_argument("--k", type=int, default=8, help="number of latents (default: %(default)s)")
-    s.add_argument("--alpha", type=float, default=1.0, help="steering strength (default: %(default)s)")
+    s.add_argument("--alpha", default="auto", help="steering strength, or 'auto' (default): the best of "
+                   "2, 3, 4 on the task's dev split (steered strict, then loose accuracy)")
     s.add_argument("--vector", choices=["saif", "diff_means", "single_latent"], default="saif")
     s.add_argument("--n", type=int, default=None, help="evaluate on the first N items only")
     s.add_argument("--max-new-tokens", type=int, default=64)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--repetition-penalty", type=float, default=1.0,
+                   help="HF generate's repetition penalty for every condition (default 1.0: plain greedy)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_steer)
 

@@ -63,6 +63,7 @@ class RunConfig:
     seed: int = 0
     max_new_tokens: int = 64
     batch_size: int = 32
+    repetition_penalty: float = 1.0  # HF generate's; 1.0 = plain greedy decoding
 
     def key(self) -> str:
         blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=list)
@@ -96,6 +97,9 @@ def validate(cfg: RunConfig) -> RunConfig:
         raise ConfigError(f"conditions {list(cfg.conditions)}: each must be one of {CONDITIONS}")
     if not isinstance(cfg.alpha, (int, float)) or not math.isfinite(cfg.alpha):
         raise ConfigError(f"alpha={cfg.alpha!r} is not a finite number. Fix: pass e.g. alpha=8")
+    if not isinstance(cfg.repetition_penalty, (int, float)) or not math.isfinite(cfg.repetition_penalty) \
+            or cfg.repetition_penalty <= 0:
+        raise ConfigError(f"repetition_penalty={cfg.repetition_penalty!r} must be a finite number > 0 (1.0 = off)")
     for name in ("k", "max_new_tokens", "batch_size"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"{name} must be at least 1, got {getattr(cfg, name)}")
@@ -256,7 +260,8 @@ def run(cfg: RunConfig, root: Path | None = None, progress: bool = True) -> dict
         for b in range(0, len(batch_all), cfg.batch_size):
             batch = batch_all[b : b + cfg.batch_size]
             outs = generate(model, [model.format_prompt(p) for _, p in batch], cfg.max_new_tokens,
-                            cfg.batch_size, steering=steer, alpha=cfg.alpha)
+                            cfg.batch_size, steering=steer, alpha=cfg.alpha,
+                            repetition_penalty=cfg.repetition_penalty)
             recs = []
             for (it, prompt), out in zip(batch, outs):
                 v = judge(cfg.task, it.text, out, it.keyword)
@@ -270,3 +275,20 @@ def run(cfg: RunConfig, root: Path | None = None, progress: bool = True) -> dict
                **accuracy_by(records, "condition")}
     _write_atomic(folder / "summary.json", json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+DEV_ALPHAS = (2.0, 3.0, 4.0)
+
+
+def tune_alpha(cfg: RunConfig, alphas=DEV_ALPHAS, root: Path | None = None, progress: bool = False) -> tuple[float, list[dict]]:
+    """Pick alpha on the dev split: the steered condition only, at most 48 new tokens,
+    best strict accuracy, then loose, then the smallest alpha. Returns ``(alpha, rows)``.
+    The evaluation split is never looked at, so the accuracy it then gives is unbiased."""
+    rows = []
+    for a in alphas:
+        dev = dataclasses.replace(cfg, alpha=float(a), eval_split="dev", contents=None, n_eval=None,
+                                  max_new_tokens=min(cfg.max_new_tokens, 48), conditions=("steered",))
+        s = run(dev, root, progress)
+        rows.append({"alpha": float(a), "strict": s["steered"]["strict"], "loose": s["steered"]["loose"], "n": s["n"]})
+    best = max(rows, key=lambda r: (r["strict"], r["loose"], -r["alpha"]))
+    return best["alpha"], rows

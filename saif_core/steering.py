@@ -149,13 +149,14 @@ def diff_means_vector(model, layer: int, pos_formatted: list[str], neg_formatted
 @torch.no_grad()
 def generate(model, formatted: list[str], max_new_tokens: int = 64, batch_size: int = 32,
              steering: SteeringVector | None = None, alpha: float | None = None,
-             stop_at_eos: bool = True) -> list[str]:
+             stop_at_eos: bool = True, repetition_penalty: float = 1.0) -> list[str]:
     """Greedy, batched, left-padded generation with HF ``generate``; stops at end of turn
     (``stop_at_eos=False``: always ``max_new_tokens``, as the benchmark needs).
 
     Prompts are sorted by length so each batch pads little; outputs come back in input
     order, decoded without special tokens. With ``steering``, the vector is applied for
-    the whole call.
+    the whole call. ``repetition_penalty`` (HF's, 1.0 = off) applies to every condition
+    alike when set.
     """
     tok = model.tokenizer
     order = sorted(range(len(formatted)), key=lambda i: len(formatted[i]))
@@ -171,6 +172,7 @@ def generate(model, formatted: list[str], max_new_tokens: int = 64, batch_size: 
                 eos_token_id=model.stop_token_ids if stop_at_eos else None,
                 min_new_tokens=None if stop_at_eos else max_new_tokens,
                 pad_token_id=tok.pad_token_id, top_p=None, top_k=None, temperature=None,
+                repetition_penalty=None if repetition_penalty == 1.0 else repetition_penalty,
             )
             for j, i in enumerate(idx):
                 outputs[i] = tok.decode(out[j, width:], skip_special_tokens=True).strip()

@@ -38,6 +38,7 @@ def test_hash_is_stable_and_field_sensitive():
     (RunConfig(placement="middle"), ConfigError, "placement='middle'"),
     (RunConfig(conditions=("steered", "unsteered")), ConfigError, "conditions"),
     (RunConfig(contents="/nonexistent.jsonl"), ConfigError, "does not exist"),
+    (RunConfig(repetition_penalty=0.0), ConfigError, "repetition_penalty=0.0 must be a finite number > 0"),
 ])
 def test_bad_configs_are_refused_before_anything_is_written(sae_root, tmp_path, cfg, error, match):
     with pytest.raises(error, match=match):
@@ -112,3 +113,27 @@ def test_k_larger_than_candidates_leaves_no_record(sae_root, tmp_path):
     with pytest.raises(SelectionError, match="only .* latents pass the rule"):
         experiments.run(RunConfig(task="translate_fr", k=1000, n_extract=8, n_eval=2), root=tmp_path / "r", progress=False)
     assert not list((tmp_path / "r").glob("translate_fr-*"))
+
+
+def test_tune_alpha_picks_on_dev_by_strict_then_loose_then_smallest(monkeypatch):
+    seen = []
+
+    def fake_run(cfg, root=None, progress=False):
+        seen.append(cfg)
+        acc = {2.0: (0.1, 0.5), 3.0: (0.3, 0.6), 4.0: (0.3, 0.6)}[cfg.alpha]
+        return {"n": 20, "steered": {"strict": acc[0], "loose": acc[1]}}
+
+    monkeypatch.setattr(experiments, "run", fake_run)
+    alpha, rows = experiments.tune_alpha(RunConfig(task="translate_zh", max_new_tokens=64, n_eval=7))
+    assert alpha == 3.0 and [r["alpha"] for r in rows] == [2.0, 3.0, 4.0]
+    assert all(c.eval_split == "dev" and c.conditions == ("steered",) and c.max_new_tokens == 48 and c.n_eval is None
+               for c in seen)
+
+
+def test_steer_cli_rejects_a_bad_alpha():
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "saif_core.cli", "steer", "--task", "translate_fr", "--alpha", "lots"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "--alpha must be a number or 'auto', got 'lots'" in done.stderr
