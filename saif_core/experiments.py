@@ -32,7 +32,8 @@ from pathlib import Path
 from . import data
 from .models import DEFAULT_MODEL, get_spec
 
-RESULTS = Path(__file__).resolve().parent.parent / "results"
+# The results store; SAIF_RESULTS moves it (the notebook tests run against an empty one).
+RESULTS = Path(os.environ.get("SAIF_RESULTS", Path(__file__).resolve().parent.parent / "results"))
 CONDITIONS = ("original", "prompted", "steered", "prompted+steered")
 VECTOR_KINDS = ("saif", "diff_means", "single_latent")
 
@@ -66,7 +67,11 @@ class RunConfig:
     repetition_penalty: float = 1.0  # HF generate's; 1.0 = plain greedy decoding
 
     def key(self) -> str:
-        blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=list)
+        """Hash of what a generation depends on. ``n_eval`` and ``conditions`` are left out:
+        records are stored per (condition, item), so a run on more items or conditions
+        extends the same store instead of regenerating what is there."""
+        fields = {f: v for f, v in dataclasses.asdict(self).items() if f not in ("n_eval", "conditions")}
+        blob = json.dumps(fields, sort_keys=True, default=list)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def extraction_key(self) -> str:
@@ -292,3 +297,49 @@ def tune_alpha(cfg: RunConfig, alphas=DEV_ALPHAS, root: Path | None = None, prog
         rows.append({"alpha": float(a), "strict": s["steered"]["strict"], "loose": s["steered"]["loose"], "n": s["n"]})
     best = max(rows, key=lambda r: (r["strict"], r["loose"], -r["alpha"]))
     return best["alpha"], rows
+
+
+# ---------------------------------------------------------------- notebook helpers
+
+PROFILES = {"embedded": ("smollm2-135m-instruct", "gemma-3-270m"), "paper": ("gemma-2-2b-it", "gemma-2-9b-it")}
+
+
+def profile_models(profile: str) -> tuple[str, ...]:
+    """The models of a profile: ``embedded`` (offline, this project's SAEs; the paper's two
+    sizes become SmolLM2-135M and Gemma 3 270M) or ``paper`` (Gemma-2-2b/9b-it with Gemma
+    Scope, hub access needed: fails within seconds, with the fix, when it cannot be had)."""
+    from .models import check_hub_model
+
+    if profile not in PROFILES:
+        raise ConfigError(f"profile={profile!r} is not one of {tuple(PROFILES)}")
+    if profile == "paper":
+        for m in PROFILES[profile]:
+            check_hub_model(get_spec(m))
+    return PROFILES[profile]
+
+
+def summary_rows(summary: dict) -> list[dict]:
+    """One flat row per condition of a run summary (for a DataFrame)."""
+    cfg = summary["config"]
+    keep = ("model", "sae", "task", "placement", "layer", "k", "alpha", "vector", "positions", "repetition_penalty")
+    return [{**{f: cfg[f] for f in keep}, "condition": c, "n": summary[c]["n"], "strict": summary[c]["strict"],
+             "loose": summary[c]["loose"], "strict_ci": summary[c]["strict_ci"], "loose_ci": summary[c]["loose_ci"],
+             "key": summary["key"]}
+            for c in cfg["conditions"]]
+
+
+def sweep(base: RunConfig, field: str, values, root: Path | None = None, progress: bool = True) -> list[dict]:
+    """``run`` with ``field`` set to each of ``values``; the rows of every summary, in order."""
+    rows = []
+    for v in values:
+        rows += [{"value": v, **r} for r in summary_rows(run(dataclasses.replace(base, **{field: v}), root, progress))]
+    return rows
+
+
+def with_alpha(cfg: RunConfig, alpha, alphas=DEV_ALPHAS, root: Path | None = None, progress: bool = False):
+    """``(cfg with alpha set, dev rows)``: ``alpha`` a number (rows empty), or ``"auto"``: chosen
+    on the dev split by ``tune_alpha`` over ``alphas``."""
+    if alpha == "auto":
+        best, rows = tune_alpha(cfg, alphas, root, progress)
+        return dataclasses.replace(cfg, alpha=best), rows
+    return dataclasses.replace(cfg, alpha=float(alpha)), []

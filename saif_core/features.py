@@ -73,6 +73,12 @@ def residuals(model, formatted: list[str], layer: int, batch_size: int = 16,
     return torch.cat(out).cpu()
 
 
+def residual_norm(model, layer: int, formatted: list[str], batch_size: int = 16) -> float:
+    """Mean L2 norm of ``blocks.{layer}.hook_resid_post`` at the last prompt token: the
+    scale a steering vector is measured against (it grows with depth)."""
+    return residuals(model, formatted, layer, batch_size).norm(dim=-1).mean().item()
+
+
 @torch.no_grad()
 def encode_prompts(model, sae, layer: int, formatted: list[str], batch_size: int = 16,
                    spans: list[tuple[int, int]] | None = None) -> torch.Tensor:

@@ -18,7 +18,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-FIGURES = Path(__file__).resolve().parent.parent / "figures"
+import os  # noqa: E402
+
+# SAIF_FIGURES moves the output folder (the notebook tests write to a temporary one)
+FIGURES = Path(os.environ.get("SAIF_FIGURES", Path(__file__).resolve().parent.parent / "figures"))
 CONDITION_COLORS = {"original": "#9e9e9e", "prompted": "#4c72b0", "steered": "#dd8452",
                     "prompted+steered": "#55a868", "steered (pre)": "#c44e52", "diff_means": "#8172b3"}
 
@@ -41,3 +44,115 @@ def save_figure(fig, name: str, summary: dict | None = None, folder: Path | None
     if summary is not None:
         (folder / f"{name}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, default=float) + "\n")
     return png
+
+
+# ---------------------------------------------------------------- one function per kind of figure
+
+
+def framework_diagram():
+    """Fig. 1: the SAIF pipeline as boxes and arrows (what each step consumes and makes)."""
+    from matplotlib.patches import FancyBboxPatch
+
+    steps = [("pairs", "content + instruction\n(variants: paraphrases,\ntranslations) vs content"),
+             ("residual", "blocks.L.hook_resid_post\nat the last prompt token\n[n, d_model]"),
+             ("SAE latents", "sae.encode\n[n, d_sae]"),
+             ("statistics", "strength, stability,\nprobability, sensitivity"),
+             ("top-k latents", "probability >= 0.5,\nranked by sensitivity"),
+             ("steering vector", "sum_j strength_j W_dec[j]\n[d_model]"),
+             ("steered generation", "content only;\nresid += alpha * v"),
+             ("judge", "strict / loose / fail\n-> SA, LA")]
+    fig, ax = plt.subplots(figsize=(12, 2.6))
+    ax.set_axis_off()
+    ax.set_xlim(0, len(steps))
+    ax.set_ylim(0, 1)
+    for i, (title, body) in enumerate(steps):
+        ax.add_patch(FancyBboxPatch((i + 0.06, 0.12), 0.84, 0.76, boxstyle="round,pad=0.02",
+                                    fc="#f3f3f3" if i < 5 else "#fde8d8", ec="#555"))
+        ax.text(i + 0.48, 0.74, title, ha="center", va="center", weight="bold", fontsize=9)
+        ax.text(i + 0.48, 0.42, body, ha="center", va="center", fontsize=7.5)
+        if i < len(steps) - 1:
+            ax.annotate("", xy=(i + 1.06, 0.5), xytext=(i + 0.92, 0.5), arrowprops={"arrowstyle": "->"})
+    ax.set_title("SAIF: find instruction latents (grey), steer with them (orange)")
+    return fig
+
+
+def placement_bars(df):
+    """Fig. 2: strength, stability and probability of the top latents, one bar per placement.
+    ``df``: columns latent, placement, strength, stability, probability."""
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.4))
+    latents = list(dict.fromkeys(df["latent"]))
+    x = np.arange(len(latents))
+    for ax, measure in zip(axes, ("strength", "stability", "probability")):
+        for i, (placement, color) in enumerate((("post", "#dd8452"), ("pre", "#4c72b0"))):
+            sub = df[df.placement == placement].set_index("latent").reindex(latents)
+            ax.bar(x + (i - 0.5) * 0.4, sub[measure], 0.4, label=placement, color=color)
+        ax.set_xticks(x, [str(j) for j in latents], rotation=45, fontsize=8)
+        ax.set(title=measure, xlabel="latent")
+    axes[0].legend(title="instruction")
+    return fig
+
+
+def accuracy_curve(df, x: str, xlabel: str | None = None, ax=None, conditions=("steered",), reference=None,
+                   logx: bool = False):
+    """SA (solid) and LA (dashed) against ``x``, one colour per condition, with the
+    Wilson intervals shaded; ``reference``: {label: (SA, LA)} drawn as horizontal lines."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5.5, 3.6))
+    for c in conditions:
+        sub = df[df.condition == c].sort_values(x)
+        color = CONDITION_COLORS.get(c, None)
+        for measure, style in (("strict", "-"), ("loose", "--")):
+            ax.plot(sub[x], sub[measure], style, marker="o", color=color, label=f"{c} {'SA' if measure == 'strict' else 'LA'}")
+            lo = [ci[0] for ci in sub[f"{measure}_ci"]]
+            hi = [ci[1] for ci in sub[f"{measure}_ci"]]
+            ax.fill_between(sub[x], lo, hi, color=color, alpha=0.08)
+    for label, (sa, la) in (reference or {}).items():
+        color = CONDITION_COLORS.get(label, "#4c72b0")
+        ax.axhline(sa, color=color, lw=1, ls="-", alpha=0.6)
+        ax.axhline(la, color=color, lw=1, ls="--", alpha=0.6)
+        ax.text(df[x].max(), la, f"{label} LA ", color=color, fontsize=7, va="bottom", ha="right")
+    if logx:
+        ax.set_xscale("log", base=2)
+    ax.set(xlabel=xlabel or x, ylabel="accuracy", ylim=(-0.02, 1.02))
+    ax.legend(fontsize=7)
+    return ax
+
+
+def condition_bars(df, group: str = "task", panel: str = "model", order=None):
+    """Fig. 5: SA (solid) and LA (hatched, stacked above SA) per ``group`` and condition, one
+    panel per value of ``panel``. ``df``: columns group, panel, condition, strict, loose."""
+    import numpy as np
+
+    panels = list(dict.fromkeys(df[panel]))
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 3.6), squeeze=False)
+    conditions = order or list(dict.fromkeys(df["condition"]))
+    for ax, p in zip(axes[0], panels):
+        sub = df[df[panel] == p]
+        groups = list(dict.fromkeys(sub[group]))
+        x = np.arange(len(groups))
+        w = 0.8 / len(conditions)
+        for i, c in enumerate(conditions):
+            rows = sub[sub.condition == c].set_index(group).reindex(groups)
+            color = CONDITION_COLORS.get(c, None)
+            ax.bar(x + i * w - 0.4 + w / 2, rows["strict"], w, color=color, label=f"{c}")
+            ax.bar(x + i * w - 0.4 + w / 2, rows["loose"] - rows["strict"], w, bottom=rows["strict"], color=color,
+                   alpha=0.35, hatch="//", edgecolor="white")
+        ax.set_xticks(x, groups, fontsize=8)
+        ax.set(title=str(p), ylabel="SA (solid) + loose-only (hatched) = LA", ylim=(0, 1.02))
+    axes[0][0].legend(fontsize=7)
+    return fig
+
+
+def table_figure(df, title: str = "", col_width: float = 1.6, fontsize: int = 8):
+    """A DataFrame drawn as a figure (for the table notebooks' PNG/PDF)."""
+    fig, ax = plt.subplots(figsize=(max(4, col_width * len(df.columns)), 0.32 * (len(df) + 2)))
+    ax.set_axis_off()
+    t = ax.table(cellText=df.astype(str).values, colLabels=list(df.columns), loc="center", cellLoc="left")
+    t.auto_set_font_size(False)
+    t.set_fontsize(fontsize)
+    t.auto_set_column_width(list(range(len(df.columns))))
+    if title:
+        ax.set_title(title)
+    return fig

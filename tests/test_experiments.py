@@ -24,6 +24,8 @@ def test_hash_is_stable_and_field_sensitive():
     a, b = RunConfig(task="keyword", k=8), RunConfig(task="keyword", k=8)
     assert a.key() == b.key() and len(a.key()) == 12
     assert RunConfig(task="keyword", k=9).key() != a.key()
+    # more items or conditions extend the same store
+    assert RunConfig(task="keyword", k=8, n_eval=5, conditions=("steered",)).key() == a.key()
     assert RunConfig(task="keyword", alpha=3.0).extraction_key() == a.extraction_key()  # alpha does not change the vector
 
 
