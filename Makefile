@@ -11,7 +11,7 @@ TORCH ?= torch==2.13.0
 STAMP := $(VENV)/.saif-setup
 PYTEST := $(PY) -m pytest
 
-.PHONY: setup figures test test-fast saes bench doctor clean-venv
+.PHONY: setup figures test test-notebooks test-fast saes bench doctor clean-venv
 
 setup: $(STAMP)
 
@@ -27,8 +27,18 @@ $(STAMP): pyproject.toml requirements-nodeps.txt Makefile
 figures: setup
 	$(VENV)/bin/saif figures
 
+# The notebooks run against an empty results store and a scratch figures folder, so the
+# test re-executes every generation and never touches the committed figures.
+NBVAL_TMP ?= $(shell mktemp -d -u /tmp/saif-nbval.XXXXXX)
+NBVAL := HF_HUB_OFFLINE=1 SAIF_RESULTS=$(NBVAL_TMP)/results SAIF_FIGURES=$(NBVAL_TMP)/figures \
+	$(PYTEST) --nbval-lax --nbval-cell-timeout=1800 --sanitize-with notebooks/sanitize.cfg -p no:cacheprovider notebooks
+
 test: setup
 	$(PYTEST) tests
+	$(NBVAL)
+
+test-notebooks: setup
+	$(NBVAL)
 
 test-fast: setup
 	$(PYTEST) -m "not slow" tests

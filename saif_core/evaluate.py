@@ -61,6 +61,27 @@ MIN_OVERLAP_FAIL = 0.3
 MIN_OVERLAP_STRICT = 0.5
 MIN_DISTINCT_TRIGRAMS = 0.5
 
+
+# The rubric as data (the table of notebooks/11_tables.ipynb), from the thresholds above.
+RUBRIC = [
+    {"task": "translate_*", "label": "fail", "rule": f"empty; similarity to the source >= {ECHO_SIMILARITY}; no segment in the "
+     "target language; or a repetition loop with fewer distinct words than half the source's words"},
+    {"task": "translate_*", "label": "strict", "rule": f"every segment (sentence, or script run for Chinese) in the target "
+     f"language, length <= {MAX_TRANSLATION_RATIO:g}x the source's, no repetition loop"},
+    {"task": "translate_*", "label": "loose", "rule": "otherwise (some segment in the target language)"},
+    {"task": "keyword", "label": "strict", "rule": f"the keyword as a whole word (any case) in a non-degenerate response "
+     f"(>= {MIN_KEYWORD_WORDS} words, no word above half of them, no loop, not a copy of the source)"},
+    {"task": "keyword", "label": "loose", "rule": "the keyword in another form (inside a word, inflected) or only in degenerate text"},
+    {"task": "keyword", "label": "fail", "rule": "the keyword absent"},
+    {"task": "summarize", "label": "fail", "rule": f"< {MIN_SUMMARY_WORDS} words; >= {MAX_SUMMARY_RATIO_FAIL:.0%} of the source's "
+     f"length; another language; < {MIN_OVERLAP_FAIL:.0%} of its content words in the source"},
+    {"task": "summarize", "label": "strict", "rule": f"<= {MAX_SUMMARY_RATIO_STRICT:.0%} of the source's length, >= "
+     f"{MIN_OVERLAP_STRICT:.0%} of its content words in the source, no repetition loop"},
+    {"task": "summarize", "label": "loose", "rule": "otherwise"},
+    {"task": "all", "label": "-", "rule": f"repetition loop: under {MIN_DISTINCT_TRIGRAMS:.0%} of the word trigrams (or of the "
+     "character 6-grams) distinct; lengths in words, one CJK character = one word"},
+]
+
 _TRANSLATION_LABELS = (
     "translation", "translated text", "traduction", "texte traduit", "french translation",
     "chinese translation", "english translation", "traduction en français", "french", "chinese",

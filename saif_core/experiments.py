@@ -204,24 +204,61 @@ def eval_items(cfg: RunConfig):
     return items[: cfg.n_eval]
 
 
+def pairs_key(cfg: RunConfig) -> str:
+    """Hash of what the extraction pairs' residuals depend on (not k, the vector kind or the SAE)."""
+    fields = ("model", "task", "placement", "layer", "position", "n_extract", "seed")
+    blob = json.dumps({f: getattr(cfg, f) for f in fields}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def pair_residuals(cfg: RunConfig, model, root: Path | None = None):
+    """The extraction pairs and their (positive, negative) residuals, cached on disk by
+    ``pairs_key``: every k, vector kind and SAE at the layer reuses one forward pass."""
+    from safetensors.torch import load_file, save_file
+
+    from . import features
+
+    pairs = data.build_pairs(cfg.task, extraction_items(cfg), cfg.placement, cfg.seed, cfg.n_extract)
+    path = (root or RESULTS) / "vectors" / f"{cfg.task}-pairs-{pairs_key(cfg)}.safetensors"
+    if path.exists():
+        t = load_file(str(path))
+        return pairs, t["positive"], t["negative"]
+    pos, neg = features.pair_residuals(model, cfg.layer, pairs, cfg.position, cfg.batch_size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file({"positive": pos.contiguous(), "negative": neg.contiguous()}, str(tmp))
+    os.replace(tmp, path)
+    return pairs, pos, neg
+
+
 def build_vector(cfg: RunConfig, model, sae, root: Path | None = None):
     """The run's steering vector and latent table, cached by ``cfg.extraction_key()``."""
+    import torch
+
     from . import features
-    from .steering import SteeringVector, diff_means_vector, saif_vector
+    from .steering import SteeringVector, saif_vector
 
     folder = (root or RESULTS) / "vectors" / f"{cfg.task}-{cfg.extraction_key()}"
     if (folder / "vector.json").exists() and (folder / "latents.json").exists():
-        return SteeringVector.load(folder / "vector"), json.loads((folder / "latents.json").read_text())
-    pairs = data.build_pairs(cfg.task, extraction_items(cfg), cfg.placement, cfg.seed, cfg.n_extract)
+        sv = SteeringVector.load(folder / "vector")
+        if "n_candidates" in sv.meta:  # else: written by an older version, rebuilt below
+            return sv, json.loads((folder / "latents.json").read_text())
+    pairs, pos_resid, neg_resid = pair_residuals(cfg, model, root)
     prov = dict(task=cfg.task, placement=cfg.placement, alpha=cfg.alpha, positions=cfg.positions,
                 meta={"n_pairs": len(pairs), "position": cfg.position, "min_prob": cfg.min_prob})
-    pos, neg = features.pair_activations(model, sae, cfg.layer, pairs, cfg.position, cfg.batch_size)
+    with torch.no_grad():
+        dev = sae.W_dec.device
+        pos, neg = sae.encode(pos_resid.to(dev)).cpu(), sae.encode(neg_resid.to(dev)).cpu()
     stats = features.latent_stats(pos, neg)
+    prov["meta"]["n_candidates"] = len(features.candidates(stats, cfg.min_prob))
     latents = features.select_latents(stats, 1 if cfg.vector == "single_latent" else cfg.k, cfg.min_prob)
     table = stats.table(latents)
     if cfg.vector == "diff_means":
-        sv = diff_means_vector(model, cfg.layer, [model.format_prompt(p.positive) for p in pairs],
-                               [model.format_prompt(p.negative) for p in pairs], sae=cfg.sae, **prov)
+        # the field's baseline: mean residual with the instruction minus without
+        v = pos_resid.mean(0) - neg_resid.mean(0)
+        if cfg.normalize:
+            v = v / v.norm().clamp_min(1e-12)
+        sv = SteeringVector(v, model.id, cfg.layer, "diff_means", sae=cfg.sae, normalized=cfg.normalize, **prov)
     else:
         sv = saif_vector(model, sae, cfg.layer, latents, [r["strength"] for r in table], cfg.normalize,
                          sae_id=cfg.sae, **prov)
@@ -240,7 +277,7 @@ def condition_prompts(cfg: RunConfig, item) -> dict[str, str]:
 
 def run(cfg: RunConfig, root: Path | None = None, progress: bool = True) -> dict:
     """Extract (or reuse) the vector, generate every missing record, judge, summarize."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm
 
     from .evaluate import accuracy_by, judge
     from .steering import generate
@@ -285,13 +322,15 @@ def run(cfg: RunConfig, root: Path | None = None, progress: bool = True) -> dict
 DEV_ALPHAS = (2.0, 3.0, 4.0)
 
 
-def tune_alpha(cfg: RunConfig, alphas=DEV_ALPHAS, root: Path | None = None, progress: bool = False) -> tuple[float, list[dict]]:
-    """Pick alpha on the dev split: the steered condition only, at most 48 new tokens,
-    best strict accuracy, then loose, then the smallest alpha. Returns ``(alpha, rows)``.
-    The evaluation split is never looked at, so the accuracy it then gives is unbiased."""
+def tune_alpha(cfg: RunConfig, alphas=DEV_ALPHAS, root: Path | None = None, progress: bool = False,
+               n_dev: int | None = None) -> tuple[float, list[dict]]:
+    """Pick alpha on the dev split (its first ``n_dev`` items; None: all): the steered
+    condition only, at most 48 new tokens, best strict accuracy, then loose, then the
+    smallest alpha. Returns ``(alpha, rows)``. The evaluation split is never looked at, so
+    the accuracy it then gives is unbiased."""
     rows = []
     for a in alphas:
-        dev = dataclasses.replace(cfg, alpha=float(a), eval_split="dev", contents=None, n_eval=None,
+        dev = dataclasses.replace(cfg, alpha=float(a), eval_split="dev", contents=None, n_eval=n_dev,
                                   max_new_tokens=min(cfg.max_new_tokens, 48), conditions=("steered",))
         s = run(dev, root, progress)
         rows.append({"alpha": float(a), "strict": s["steered"]["strict"], "loose": s["steered"]["loose"], "n": s["n"]})
@@ -336,10 +375,19 @@ def sweep(base: RunConfig, field: str, values, root: Path | None = None, progres
     return rows
 
 
-def with_alpha(cfg: RunConfig, alpha, alphas=DEV_ALPHAS, root: Path | None = None, progress: bool = False):
+def with_alpha(cfg: RunConfig, alpha, alphas=DEV_ALPHAS, root: Path | None = None, progress: bool = False,
+               n_dev: int | None = None):
     """``(cfg with alpha set, dev rows)``: ``alpha`` a number (rows empty), or ``"auto"``: chosen
     on the dev split by ``tune_alpha`` over ``alphas``."""
     if alpha == "auto":
-        best, rows = tune_alpha(cfg, alphas, root, progress)
+        best, rows = tune_alpha(cfg, alphas, root, progress, n_dev)
         return dataclasses.replace(cfg, alpha=best), rows
     return dataclasses.replace(cfg, alpha=float(alpha)), []
+
+
+def records(cfg: RunConfig, root: Path | None = None) -> list[dict]:
+    """The stored records of a run's conditions and evaluation items (what ``run`` summarised)."""
+    cfg = validate(cfg)
+    ids = {it.id for it in eval_items(cfg)}
+    return [r for r in read_records(cfg.run_dir(root) / "records.jsonl")
+            if r["content_id"] in ids and r["condition"] in cfg.conditions]

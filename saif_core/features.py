@@ -87,8 +87,8 @@ def encode_prompts(model, sae, layer: int, formatted: list[str], batch_size: int
     return sae.encode(resid.to(sae.W_dec.device)).cpu()
 
 
-def pair_activations(model, sae, layer: int, pairs, position: str = "last", batch_size: int = 16):
-    """(positive, negative) SAE activations of pairs, read at ``position``:
+def pair_residuals(model, layer: int, pairs, position: str = "last", batch_size: int = 16):
+    """(positive, negative) residuals ``[n, d_model]`` of pairs, read at ``position``:
     ``last`` (last prompt token) or ``instruction_mean`` (mean over the instruction's tokens;
     negatives, which have none, use the mean over the same content's tokens)."""
     if position not in POSITIONS:
@@ -96,12 +96,18 @@ def pair_activations(model, sae, layer: int, pairs, position: str = "last", batc
     pos = [model.format_prompt(p.positive) for p in pairs]
     neg = [model.format_prompt(p.negative) for p in pairs]
     if position == "last":
-        return (encode_prompts(model, sae, layer, pos, batch_size),
-                encode_prompts(model, sae, layer, neg, batch_size))
+        return residuals(model, pos, layer, batch_size), residuals(model, neg, layer, batch_size)
     pos_spans = [instruction_span(f, p.instruction, p.placement) for f, p in zip(pos, pairs)]
     neg_spans = [instruction_span(f, p.negative, "post") for f, p in zip(neg, pairs)]
-    return (encode_prompts(model, sae, layer, pos, batch_size, pos_spans),
-            encode_prompts(model, sae, layer, neg, batch_size, neg_spans))
+    return residuals(model, pos, layer, batch_size, pos_spans), residuals(model, neg, layer, batch_size, neg_spans)
+
+
+@torch.no_grad()
+def pair_activations(model, sae, layer: int, pairs, position: str = "last", batch_size: int = 16):
+    """(positive, negative) SAE activations of pairs (see ``pair_residuals``)."""
+    pos, neg = pair_residuals(model, layer, pairs, position, batch_size)
+    dev = sae.W_dec.device
+    return sae.encode(pos.to(dev)).cpu(), sae.encode(neg.to(dev)).cpu()
 
 
 # ---------------------------------------------------------------- statistics

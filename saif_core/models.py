@@ -422,7 +422,9 @@ def load_model(model_id: str = DEFAULT_MODEL, device: str | None = None, verbose
         src = spec.hf_name
         kw = {}
     verbosity = hf_logging.get_verbosity()
+    bars = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()  # a local load takes seconds; its bar is noise in notebooks
     try:
         tok = AutoTokenizer.from_pretrained(src, **kw)
         hf = AutoModelForCausalLM.from_pretrained(
@@ -430,6 +432,8 @@ def load_model(model_id: str = DEFAULT_MODEL, device: str | None = None, verbose
         ).to(device)
     finally:
         hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
     hf.eval()
     hf.requires_grad_(False)
     if verbose:

@@ -3,6 +3,7 @@ import json
 import math
 
 import pytest
+import torch
 from sae_factory import make_sae
 
 from saif_core import experiments, saes
@@ -139,3 +140,30 @@ def test_steer_cli_rejects_a_bad_alpha():
     done = subprocess.run([sys.executable, "-m", "saif_core.cli", "steer", "--task", "translate_fr", "--alpha", "lots"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "--alpha must be a number or 'auto', got 'lots'" in done.stderr
+
+
+def test_pair_residuals_are_computed_once_for_every_k_and_vector_kind(sae_root, tmp_path, monkeypatch):
+    from saif_core import features
+
+    calls = []
+
+    def fake_pair_residuals(model, layer, pairs, position="last", batch_size=16):
+        calls.append(len(pairs))
+        g = torch.Generator().manual_seed(0)
+        pos = torch.randn(len(pairs), 576, generator=g).abs() + 1.0
+        neg = pos.clone()
+        neg[:, :300] = -1.0  # these directions fire only with the instruction
+        return pos, neg
+
+    class FakeModel:
+        id = "smollm2-135m-instruct"
+
+    monkeypatch.setattr(features, "pair_residuals", fake_pair_residuals)
+    sae = saes.load_sae("smollm2-135m-instruct/blocks.23.hook_resid_post/width_1152", root=sae_root)
+    root = tmp_path / "results"
+    for k, kind, normalize in ((2, "saif", False), (4, "saif", False), (1, "single_latent", False), (2, "diff_means", True)):
+        cfg = validate(RunConfig(k=k, vector=kind, normalize=normalize, n_extract=6))
+        sv, table = experiments.build_vector(cfg, FakeModel(), sae, root)
+        assert len(table) == (1 if kind == "single_latent" else k)
+    assert calls == [6]  # one forward pass for all four vectors
+    assert sv.kind == "diff_means" and abs(sv.vector.norm().item() - 1.0) < 1e-5
