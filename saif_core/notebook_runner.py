@@ -56,4 +56,87 @@ def run_all(only: list[str] | None = None, parameters: dict | None = None, kerne
     timings_path = FIGURES / "timings.json"
     old = json.loads(timings_path.read_text()) if timings_path.exists() else {}
     timings_path.write_text(json.dumps({**old, **timings}, indent=2) + "\n")
+    if FIGURES == REPO / "figures":
+        update_readme_gallery()
     return timings
+
+
+# ---------------------------------------------------------------- README gallery
+
+GALLERY = {  # notebook -> what its figure shows (the verdict comes from its figures/<name>.json)
+    "00_train_saes": "SAE training curves: batch FVU and dead latents along training",
+    "01_overview": "Fig. 1: the pipeline, pairs -> residual -> SAE latents -> top-k -> vector -> judged generation",
+    "02_placement": "Fig. 2: strength, stability, probability of the top latents, instruction after vs before the content",
+    "03_topk": "Fig. 3: SA and LA against k, the number of latents in the vector",
+    "04_french_examples": "Fig. 4: the French vector on inputs in four languages, with strict / loose examples",
+    "05_tasks_models": "Fig. 5: original, steered (post / pre vectors) and prompted, five tasks, both models",
+    "06_layer_sweep": "Layer sweep: SA and LA when reading and steering at each layer with an SAE",
+    "07_sae_width": "SAE width: 8x vs 32x d_model at the last layer",
+    "08_alpha_sweep": "Alpha sweep: accuracy, repetition and perplexity against steering strength",
+    "09_semantic_proximity": "Semantic proximity: logit-lens tokens of each task's vector",
+    "10_baselines": "Baselines on the same prompts: prompting, difference of means, a single latent",
+}
+START, END = "<!-- gallery:start -->", "<!-- gallery:end -->"
+
+
+def _verdict(summary: dict | None) -> str:
+    if summary is None:
+        return "not run yet"
+    holds = summary.get("holds")
+    return {True: "holds", False: "does not hold", None: "not testable yet"}.get(holds, str(holds))
+
+
+def claims(figures: Path = FIGURES) -> list[dict]:
+    """The paper's headline claims with this project's verdicts, read from the figure summaries."""
+    def load(name):
+        p = figures / f"{name}.json"
+        return json.loads(p.read_text()) if p.exists() else None
+
+    f2, f3, f4, f5, f6, f7 = (load(n) for n in ("02_placement", "03_topk", "04_french_examples", "05_tasks_models",
+                                                 "06_layer_sweep", "07_sae_width"))
+    rows = [{"claim": "several latents are needed (k > 1)", "source": "03_topk", "verdict": _verdict(f3),
+             "evidence": f3 and f"SA by k {f3['SA']}"},
+            {"claim": "the final layer is crucial", "source": "06_layer_sweep", "verdict": _verdict(f6),
+             "evidence": f6 and f"best layer {f6['best_layer']} of {f6['last_layer'] + 1}"},
+            {"claim": "post placement is better than pre", "source": "02_placement, 05_tasks_models",
+             "verdict": _verdict(f2) + (f" (latent statistics); post vector above pre in steering: "
+                                        + ", ".join(f"{m}: {c['post_above_pre']}" for m, c in f5["claims"].items()) if f5 else ""),
+             "evidence": f2 and f"post better on {f2['post_better']}"}]
+    scales = None if f5 is None else f5.get("holds_across_models")
+    rows.append({"claim": "scales across model and SAE sizes", "source": "05_tasks_models, 07_sae_width",
+                 "verdict": f"models: {_verdict(None if f5 is None or f5.get('not_measured') else {'holds': scales})}; "
+                            f"SAE widths: {_verdict(f7)}",
+                 "evidence": f5 and (f"not measured: {list(f5['not_measured'])}" if f5.get("not_measured") else "")})
+    if f4:
+        sa = sum(v["steered"]["SA"] for v in f4["by_language"].values()) / len(f4["by_language"])
+        la = {c: sum(v[c]["LA"] for v in f4["by_language"].values()) / len(f4["by_language"]) for c in ("steered", "prompted")}
+        rows.append({"claim": "steered SA above 30% (translate_fr)", "source": "04_french_examples",
+                     "verdict": "holds" if sa >= 0.3 else "does not hold", "evidence": f"steered SA {sa:.2f} (n={f4['n']})"})
+        rows.append({"claim": "steered LA close to prompting (translate_fr)", "source": "04_french_examples",
+                     "verdict": "holds" if abs(la["steered"] - la["prompted"]) <= 0.1 else "does not hold",
+                     "evidence": f"steered LA {la['steered']:.2f} vs prompted {la['prompted']:.2f}"})
+    return rows
+
+
+def update_readme_gallery(readme: Path = REPO / "README.md", figures: Path = FIGURES) -> bool:
+    """Rewrite the README's gallery and claims table (between the gallery markers) from
+    the figure summaries; returns whether the README has the markers."""
+    text = readme.read_text(encoding="utf-8")
+    if START not in text or END not in text:
+        return False
+    lines = [START, "", "| figure | what it shows | the paper's claim here |", "|---|---|---|"]
+    for name, what in GALLERY.items():
+        p = figures / f"{name}.json"
+        summary = json.loads(p.read_text()) if p.exists() else None
+        img = f"[![{name}](figures/{name}.png)](notebooks/{name}.ipynb)" if (figures / f"{name}.png").exists() else name
+        lines.append(f"| {img} | {what} | {_verdict(summary)} |")
+    lines += ["", "Tables (`notebooks/11_tables.ipynb`): instruction variants, selected latents with their logit-lens "
+              "tokens, SA / LA by model, SAE and task, hyperparameters, the judge rubric (`figures/11_tables-*`).", "",
+              "| claim of the paper | verdict on the embedded default | evidence | notebook |", "|---|---|---|---|"]
+    for c in claims(figures):
+        lines.append(f"| {c['claim']} | {c['verdict']} | {c['evidence'] or ''} | {c['source']} |")
+    lines += ["", END]
+    head, rest = text.split(START, 1)
+    tail = rest.split(END, 1)[1]
+    readme.write_text(head + "\n".join(lines) + tail, encoding="utf-8")
+    return True

@@ -51,23 +51,19 @@ PLANS = {
     "smollm2-135m-instruct": {29: ["8x", "32x"], 5: ["4x"], 11: ["4x"], 17: ["4x"], 23: ["4x"]},
     "gemma-3-270m": {17: ["8x"]},
 }
-STATUS = """Trained in one CPU session (2 cores shared with other jobs), so the shipped set is partial:
+STATUS = """The shipped set is the first (session-1) set, trained on corpus version 1; a retraining on
+corpus version 2 is under way (`make saes` resumes it):
 
-* Corpus: the activation cache of the shipped SmolLM2 SAEs holds 244,370 unique training tokens (a
-  fair, seeded prefix of a 400,027-token corpus; caching ran at 70-330 tokens/s under contention),
-  so they were trained for several epochs (`training_tokens` vs unique in the table). The issue asks
-  for at least 2M tokens for the last-layer SAEs: `make saes` (default plan: 2M tokens for the last
-  layer, 1M for the others, model-generated text included) does that on a free machine.
-* No model-generated text yet (`corpus/generated.jsonl` absent: generation ran at 19 tokens/s here);
-  `make saes` generates it first (about 1,100 prompts, 128 new tokens each).
+* Corpus version 1 (the shipped SAEs): 244,370 unique training tokens (a fair, seeded prefix of a
+  400,027-token corpus), so the SAEs trained for several epochs; no model-generated text; the
+  held-out split had no Spanish (a plain hash split held out 0 of 85 Spanish items).
+* Corpus version 2 (`CORPUS_VERSION = 2`): 12 instruction variants per content item, the model's own
+  generations (about 1,100 prompts, committed in `corpus/generated.jsonl` as they are generated),
+  2M tokens cached for SmolLM2 (1M for Gemma 3), a held-out split stratified by language, 600
+  held-out documents. SAEs are retrained when their `metrics.json` is from an older corpus version.
 * Not trained yet: SmolLM2 `width_18432` (32x) at layer 29, and `gemma-3-270m` layer 17 `width_5120`.
-  Resume with `python -m saif_core.train_saes --layers 29 --widths 32x` and
-  `python -m saif_core.train_saes --model gemma-3-270m`.
-* The seeded hash split held out no Spanish content item (0 of 85; 16/337 en, 3 fr, 2 zh, 2 de), so
-  the held-out set has no Spanish text; a language-stratified split is the fix at the next rebuild
-  (it changes the training set, hence the activation cache).
-* Dead fractions are over the held-out set (about 20k tokens): latents that fire more rarely than
-  about once in 20k tokens count as dead there.
+* Dead fractions are over the held-out set: latents firing more rarely than about once in its
+  tokens count as dead there.
 """  # what the shipped set still lacks, written into the README
 LAST_LAYER_TOKENS = 2_000_000
 # Bump when the corpus or its split changes: shipped SAEs trained on another corpus
