@@ -35,7 +35,9 @@ NBVAL := HF_HUB_OFFLINE=1 SAIF_RESULTS=$(NBVAL_TMP)/results SAIF_FIGURES=$(NBVAL
 
 test: setup
 	$(PYTEST) tests
-	$(NBVAL)
+
+# nbval over the executed notebooks (about as long as `make figures`). Not yet part of
+# `make test`: it joins once a run on a fresh clone has been seen green twice.
 
 test-notebooks: setup
 	$(NBVAL)
