@@ -53,26 +53,21 @@ def cmd_figures(args) -> int:
 
 
 def cmd_steer(args) -> int:
-    import dataclasses
+    from .experiments import RunConfig, run, with_alpha
 
-    from .experiments import RunConfig, run, tune_alpha
-
-    auto = args.alpha == "auto"
-    try:
-        alpha = 1.0 if auto else float(args.alpha)
-    except ValueError:
-        raise SystemExit(f"saif steer: --alpha must be a number or 'auto', got {args.alpha!r}") from None
+    if args.alpha != "auto":
+        try:
+            float(args.alpha)
+        except ValueError:
+            raise SystemExit(f"saif steer: --alpha must be a number or 'auto', got {args.alpha!r}") from None
     cfg = RunConfig(model=args.model, sae=args.sae, task=args.task, placement=args.placement, layer=args.layer,
-                    k=args.k, alpha=alpha, contents=args.contents, n_eval=args.n, max_new_tokens=args.max_new_tokens,
+                    k=args.k, contents=args.contents, n_eval=args.n, max_new_tokens=args.max_new_tokens,
                     vector=args.vector, seed=args.seed, repetition_penalty=args.repetition_penalty)
-    dev = None
-    if auto:
-        alpha, dev = tune_alpha(cfg, progress=not args.json)
-        cfg = dataclasses.replace(cfg, alpha=alpha)
+    cfg, dev = with_alpha(cfg, args.alpha, progress=not args.json)
     s = run(cfg, progress=not args.json)
     out = {"n": s["n"], "latents": s["latents"], "key": s["key"], "task": cfg.task, "alpha": cfg.alpha, "k": cfg.k,
            "layer": s["config"]["layer"], "sae": s["config"]["sae"], "repetition_penalty": cfg.repetition_penalty}
-    if dev is not None:
+    if dev:
         out["alpha_chosen_on_dev"] = dev
     out.update({c: {m: s[c][m] for m in ("strict", "loose", "strict_ci", "loose_ci")} for c in cfg.conditions})
     print(json.dumps(out, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))

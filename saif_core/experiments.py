@@ -236,7 +236,7 @@ def build_vector(cfg: RunConfig, model, sae, root: Path | None = None):
     import torch
 
     from . import features
-    from .steering import SteeringVector, saif_vector
+    from .steering import SteeringVector, diff_means_from_residuals, saif_vector
 
     folder = (root or RESULTS) / "vectors" / f"{cfg.task}-{cfg.extraction_key()}"
     if (folder / "vector.json").exists() and (folder / "latents.json").exists():
@@ -254,11 +254,7 @@ def build_vector(cfg: RunConfig, model, sae, root: Path | None = None):
     latents = features.select_latents(stats, 1 if cfg.vector == "single_latent" else cfg.k, cfg.min_prob)
     table = stats.table(latents)
     if cfg.vector == "diff_means":
-        # the field's baseline: mean residual with the instruction minus without
-        v = pos_resid.mean(0) - neg_resid.mean(0)
-        if cfg.normalize:
-            v = v / v.norm().clamp_min(1e-12)
-        sv = SteeringVector(v, model.id, cfg.layer, "diff_means", sae=cfg.sae, normalized=cfg.normalize, **prov)
+        sv = diff_means_from_residuals(model, cfg.layer, pos_resid, neg_resid, cfg.normalize, sae=cfg.sae, **prov)
     else:
         sv = saif_vector(model, sae, cfg.layer, latents, [r["strength"] for r in table], cfg.normalize,
                          sae_id=cfg.sae, **prov)

@@ -12,9 +12,10 @@ import re
 import time
 from pathlib import Path
 
+from .plots import FIGURES  # honours SAIF_FIGURES
+
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
-FIGURES = REPO / "figures"
 
 
 def numbered_notebooks(folder: Path = NOTEBOOKS, only: list[str] | None = None) -> list[Path]:

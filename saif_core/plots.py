@@ -11,14 +11,13 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-
-import os  # noqa: E402
 
 # SAIF_FIGURES moves the output folder (the notebook tests write to a temporary one)
 FIGURES = Path(os.environ.get("SAIF_FIGURES", Path(__file__).resolve().parent.parent / "figures"))

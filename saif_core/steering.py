@@ -133,14 +133,24 @@ def saif_vector(model, sae, layer: int, latents: list[int], weights: list[float]
                           weights=[float(x) for x in weights], normalized=normalize, **provenance)
 
 
+def diff_means_from_residuals(model, layer: int, pos: torch.Tensor, neg: torch.Tensor, normalize: bool = False,
+                              **provenance) -> SteeringVector:
+    """The field's baseline from residuals already read: mean with the instruction minus
+    mean without (``normalize``: unit norm)."""
+    v = pos.float().mean(0) - neg.float().mean(0)
+    if normalize:
+        v = v / v.norm().clamp_min(1e-12)
+    return SteeringVector(v, model.id, layer, "diff_means", normalized=normalize, **provenance)
+
+
 def diff_means_vector(model, layer: int, pos_formatted: list[str], neg_formatted: list[str],
-                      **provenance) -> SteeringVector:
+                      normalize: bool = False, **provenance) -> SteeringVector:
     """The field's baseline: mean residual with the instruction minus without, at the
     last prompt token of the same layer."""
     from .features import residuals
 
-    v = residuals(model, pos_formatted, layer).mean(0) - residuals(model, neg_formatted, layer).mean(0)
-    return SteeringVector(v, model.id, layer, "diff_means", **provenance)
+    return diff_means_from_residuals(model, layer, residuals(model, pos_formatted, layer),
+                                     residuals(model, neg_formatted, layer), normalize, **provenance)
 
 
 # ---------------------------------------------------------------- generation
