@@ -57,7 +57,7 @@ corpus version 2 is under way (`make saes` resumes it):
 * Corpus version 1 (the shipped SAEs): 244,370 unique training tokens (a fair, seeded prefix of a
   400,027-token corpus), so the SAEs trained for several epochs; no model-generated text; the
   held-out split had no Spanish (a plain hash split held out 0 of 85 Spanish items).
-* Corpus version 2 (`CORPUS_VERSION = 2`): 12 instruction variants per content item, the model's own
+* Corpus version 2 (`CORPUS_VERSION = 2`): all 20 instruction variants per content item, the model's own
   generations (about 1,100 prompts, committed in `corpus/generated.jsonl` as they are generated),
   2M tokens cached for SmolLM2 (1M for Gemma 3), a held-out split stratified by language, 600
   held-out documents. SAEs are retrained when their `metrics.json` is from an older corpus version.
@@ -70,7 +70,9 @@ LAST_LAYER_TOKENS = 2_000_000
 # version are retrained by ``make saes`` (no --force needed, so a resumed run never
 # retrains what it already shipped).
 CORPUS_VERSION = 2
-TASK_VARIANTS_PER_ITEM = 12  # instruction variants drawn per content item (of 20)
+# Every instruction variant of every content item (20 per task): with 12 the corpus held
+# 1.84M training tokens, short of the 2M the last-layer SAEs train on.
+TASK_VARIANTS_PER_ITEM = 20
 OTHER_TOKENS = 1_000_000
 # Models whose last-layer SAEs train on fewer tokens (the 2M bar is the default model's)
 MODEL_TOKENS = {"gemma-3-270m": 1_000_000}
