@@ -102,3 +102,12 @@ def test_diff_means_vector(smollm):
     neg = [smollm.format_prompt(p) for p in PROMPTS]
     sv = diff_means_vector(smollm, 29, pos, neg, task="translate_fr", placement="post")
     assert sv.kind == "diff_means" and sv.vector.shape == (576,) and sv.vector.norm() > 0
+
+
+def test_bench_contention_warning():
+    from saif_core.bench import contention_warning
+
+    assert contention_warning(0.2, threads=2, cores=2) is None
+    assert contention_warning(1.4, threads=1, cores=2) is None  # one other one-thread job: a core each
+    msg = contention_warning(2.9, threads=2, cores=2)
+    assert "2.9" in msg and "OMP_NUM_THREADS=1" in msg
