@@ -66,6 +66,7 @@ corpus version 2 is under way (`make saes` resumes it):
   tokens count as dead there.
 """  # what the shipped set still lacks, written into the README
 LAST_LAYER_TOKENS = 2_000_000
+CACHE_PRECISIONS = ("bf16-autocast", "fp32")  # see cache_activations
 # Bump when the corpus or its split changes: shipped SAEs trained on another corpus
 # version are retrained by ``make saes`` (no --force needed, so a resumed run never
 # retrains what it already shipped).
@@ -281,19 +282,29 @@ def write_heldout(model_id: str, heldout: list[dict], out: Path) -> Path:
 
 @torch.no_grad()
 def cache_activations(model: SaifModel, token_lists: list[list[int]], layers: list[int], folder: Path,
-                      batch_size: int = 32, max_seconds: float | None = None) -> tuple[dict[int, Path], int]:
+                      batch_size: int = 32, max_seconds: float | None = None,
+                      precision: str = "bf16-autocast") -> tuple[dict[int, Path], int]:
     """fp16 memmaps ``acts_L{layer}.npy`` of shape (n_tokens, d_model), position 0 of
     every sequence left out. Resumes from ``progress.json`` after a kill. With
     ``max_seconds``, stops after about that long; returns ``(paths, rows filled)``: the
     filled prefix is a fair sample (batches are visited in a random order) and a later
-    call goes on filling."""
+    call goes on filling.
+
+    ``precision``: ``"bf16-autocast"`` (the default) runs the forward pass under CPU
+    autocast to bfloat16, the residual sums staying fp32: 940 against 570 tok/s on
+    SmolLM2 here, at a mean relative error of 0.6% (layer 5) to 1.2% (layer 29) against
+    fp32, far below an SAE's reconstruction error (FVU 0.1 is about 30%). ``"fp32"``
+    is exact. Held-out metrics are always measured in fp32."""
+    if precision not in CACHE_PRECISIONS:
+        raise ValueError(f"precision {precision!r} is not one of {sorted(CACHE_PRECISIONS)}")
     folder.mkdir(parents=True, exist_ok=True)
     d = model.spec.d_model
     n_rows = sum(len(t) - 1 for t in token_lists)
     paths = {L: folder / f"acts_L{L}.npy" for L in layers}
     progress_path = folder / "progress.json"
     progress = json.loads(progress_path.read_text()) if progress_path.exists() else None
-    key = {"n_rows": n_rows, "layers": sorted(layers), "n_docs": len(token_lists), "batch_size": batch_size}
+    key = {"n_rows": n_rows, "layers": sorted(layers), "n_docs": len(token_lists), "batch_size": batch_size,
+           "precision": precision}
     if progress is None or progress["key"] != key:
         progress = {"key": key, "batches_done": 0, "rows_done": 0, "done": False}
         for p in paths.values():
@@ -314,7 +325,8 @@ def cache_activations(model: SaifModel, token_lists: list[list[int]], layers: li
         ids, mask = model.pad([token_lists[i] for i in batches[b]], side="right")
         keep = mask.bool()
         keep[:, 0] = False
-        captured = {L: r[keep] for L, r in model.capture(ids, mask, layers).items()}
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16-autocast"):
+            captured = {L: r[keep] for L, r in model.capture(ids, mask, layers).items()}
         n = int(keep.sum())
         for L in layers:
             maps[L][row : row + n] = captured[L].float().cpu().numpy().astype(np.float16)
@@ -545,7 +557,7 @@ def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, ou
         seed: int = 0, max_len: int = 256, generate: bool = True, gen_max_new_tokens: int = 128,
         heldout_max_docs: int = 600, force: bool = False, log_every: int = 50,
         ckpt_every_s: float = 300.0, work: Path | None = None, cache_seconds: float | None = None,
-        generate_only: bool = False) -> list[dict]:
+        generate_only: bool = False, cache_precision: str = "bf16-autocast") -> list[dict]:
     """Build what is missing and train every SAE of the plan; returns their metrics.
     ``generate_only``: only generate the model text of the corpus (default model)."""
     out = Path(out)
@@ -578,7 +590,7 @@ def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, ou
     layers_needed = sorted({L for L, _, _ in todo} | set(PLANS.get(model_id, {})))
     t0 = time.perf_counter()
     acts_paths, n_cached = cache_activations(model, [d["ids"] for d in train], layers_needed, work / "acts",
-                                             max_seconds=cache_seconds)
+                                             max_seconds=cache_seconds, precision=cache_precision)
     cache_s = time.perf_counter() - t0
     _log(f"activations cached in {cache_s:.0f} s")
 
@@ -600,7 +612,8 @@ def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, ou
             "context_size": max_len, "first_position_excluded": True, "training_seconds": round(secs, 1),
             "sae_lens_trainer": "sae_lens.training.sae_trainer.SAETrainer",
             "corpus": {"version": CORPUS_VERSION, "train_tokens": stats["train_tokens"], "heldout_file": str(heldout_path.relative_to(out))},
-            "device": "cpu", "torch_threads": torch.get_num_threads(),
+            "device": "cpu", "torch_threads": torch.get_num_threads(), "activation_cache": {
+                "dtype": "float16", "forward_precision": cache_precision, "seconds": round(cache_s, 1)},
         }, indent=2))
         (folder / "training_log.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
         _log(f"evaluating L{L} width {d_sae} on {len(heldout_texts)} held-out documents")
@@ -732,13 +745,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--readme", action="store_true", help="only rewrite data/saes/README.md from the shipped metrics")
     p.add_argument("--cache-seconds", type=float, help="time box for caching activations; train on what is cached "
                    "(a later run goes on caching)")
+    p.add_argument("--cache-precision", choices=CACHE_PRECISIONS, default="bf16-autocast",
+                   help="forward pass that fills the activation cache (see cache_activations)")
     a = p.parse_args(argv)
     if a.readme:
         print(write_readme(a.out, status=STATUS))
         return 0
     results = run(a.model, a.layers, a.widths, a.tokens, a.out, a.corpus_tokens, a.k, a.batch_size, a.lr,
                   a.seed, a.max_len, not a.no_generate, heldout_max_docs=a.heldout_max_docs, force=a.force,
-                  work=a.work, cache_seconds=a.cache_seconds, generate_only=a.generate_only)
+                  work=a.work, cache_seconds=a.cache_seconds, generate_only=a.generate_only,
+                  cache_precision=a.cache_precision)
     write_readme(a.out, status=STATUS)
     for m in results:
         print(json.dumps({k: m.get(k) for k in ("sae_id", "fvu", "l0", "dead_fraction", "ce_increase",
