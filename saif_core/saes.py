@@ -162,19 +162,20 @@ def _first_sae_of(model_id: str) -> str:
 
 def text_batches(model: SaifModel, texts: list[str], max_len: int = 128, batch_size: int = 16):
     """Tokenize documents (truncated to ``max_len``) into right-padded batches of
-    ``(input_ids, attention_mask)``; the model's BOS convention is respected."""
+    ``(input_ids, attention_mask)``; the model's BOS convention is respected. Batches
+    group documents of similar length (the metrics are sums over tokens, so the order
+    does not matter, and padding would cost as much as real tokens)."""
     encoded = [model.encode(t)[:max_len] for t in texts if t.strip()]
-    encoded = [e for e in encoded if len(e) >= 2]
+    encoded = sorted((e for e in encoded if len(e) >= 2), key=len)
     for i in range(0, len(encoded), batch_size):
         yield model.pad(encoded[i : i + batch_size], side="right")
 
 
 def _next_token_ce(logits: torch.Tensor, ids: torch.Tensor, mask: torch.Tensor) -> tuple[float, int]:
     """Summed next-token cross-entropy over real (non-pad) targets, and their count."""
-    logp = torch.log_softmax(logits[:, :-1].float(), dim=-1)
-    nll = -logp.gather(-1, ids[:, 1:, None]).squeeze(-1)
     valid = mask[:, 1:].bool()
-    return nll[valid].sum().item(), int(valid.sum())
+    nll = torch.nn.functional.cross_entropy(logits[:, :-1][valid].float(), ids[:, 1:][valid], reduction="sum")
+    return nll.item(), int(valid.sum())
 
 
 @torch.no_grad()

@@ -93,6 +93,15 @@ def test_identity_sae_metrics(tmp_path, smollm):
     assert m["l0"] > 570  # one of each +/- pair fires per dimension
     assert m["dead_fraction"] < 0.02
     assert m["n_tokens"] == sum(len(smollm.encode(t)) - 1 for t in TEXTS)  # first token skipped
+    # batched, length-sorted and padded, the clean CE is the one of each document on its own
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for t in TEXTS:
+            ids = torch.tensor([smollm.encode(t)])
+            n = ids.shape[1] - 1
+            total += smollm.hf(input_ids=ids, labels=ids).loss.item() * n
+            count += n
+    assert m["ce_clean"] == pytest.approx(total / count, abs=1e-4)
 
 
 @pytest.mark.slow
