@@ -87,3 +87,24 @@ def test_tiny_sae_through_the_shipping_path(tmp_path, monkeypatch):
     # a second run finds it shipped and trains nothing
     again = T.run("smollm2-135m-instruct", layers=[29], widths=["2x"], tokens=4096, out=out, generate=False, work=work)
     assert again[0]["sae_id"] == sae_id
+
+
+def test_bar_failures_name_what_misses_the_bar():
+    good = {"fvu": 0.15, "l0": 64.0, "dead_fraction": 0.03, "corpus_version": T.CORPUS_VERSION}
+    assert T.bar_failures(good, "smollm2-135m-instruct", 29) == []
+    bad = {"fvu": 0.25, "l0": 8.0, "dead_fraction": 0.156, "corpus_version": 1}
+    assert T.bar_failures(bad, "smollm2-135m-instruct", 29) == [
+        "FVU 0.250 > 0.2", "L0 8.0 outside 16-128", "dead 15.6% > 10%", "corpus v1"]
+    # the FVU bar is the last layer's only
+    assert T.bar_failures({**good, "fvu": 0.25}, "smollm2-135m-instruct", 11) == []
+
+
+def test_plan_status_lists_missing_and_stale_saes(tmp_path):
+    folder = T.sae_dir(tmp_path, "gemma-3-270m", 17, 5120)
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text('{"corpus_version": 1}')
+    status = T.plan_status(tmp_path)
+    assert "Not trained yet: `smollm2-135m-instruct/blocks.29.hook_resid_post/width_4608`" in status
+    assert "older corpus version" in status and "`gemma-3-270m/blocks.17.hook_resid_post/width_5120`" in status
+    (folder / "metrics.json").write_text(f'{{"corpus_version": {T.CORPUS_VERSION}}}')
+    assert "gemma-3-270m" not in T.plan_status(tmp_path).split("Dead fractions")[0]
