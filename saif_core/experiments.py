@@ -38,6 +38,12 @@ CONDITIONS = ("original", "prompted", "steered", "prompted+steered")
 VECTOR_KINDS = ("saif", "diff_means", "single_latent")
 
 
+def _sae_fingerprint(sae_id: str | None) -> str | None:
+    from .saes import sae_fingerprint
+
+    return sae_fingerprint(sae_id)
+
+
 class ConfigError(ValueError):
     """A run configuration is invalid; the message names the field and the fix."""
 
@@ -69,8 +75,10 @@ class RunConfig:
     def key(self) -> str:
         """Hash of what a generation depends on. ``n_eval`` and ``conditions`` are left out:
         records are stored per (condition, item), so a run on more items or conditions
-        extends the same store instead of regenerating what is there."""
+        extends the same store instead of regenerating what is there. The SAE's weights
+        are in (``saes.sae_fingerprint``): a retrained SAE keeps its id, not its results."""
         fields = {f: v for f, v in dataclasses.asdict(self).items() if f not in ("n_eval", "conditions")}
+        fields["sae_weights"] = _sae_fingerprint(self.sae)
         blob = json.dumps(fields, sort_keys=True, default=list)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
@@ -78,7 +86,8 @@ class RunConfig:
         """Hash of the fields the steering vector depends on (alpha and eval ones excluded)."""
         fields = ("model", "sae", "task", "placement", "layer", "position", "k", "min_prob", "vector",
                   "normalize", "n_extract", "seed")
-        blob = json.dumps({f: getattr(self, f) for f in fields}, sort_keys=True)
+        blob = json.dumps({**{f: getattr(self, f) for f in fields}, "sae_weights": _sae_fingerprint(self.sae)},
+                          sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:12]
 
     def run_dir(self, root: Path | None = None) -> Path:

@@ -17,6 +17,8 @@ Example:
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,6 +82,26 @@ def shipped_saes(root: Path | None = None) -> list[SAESpec]:
 
 def registry(root: Path | None = None) -> dict[str, SAESpec]:
     return {s.id: s for s in [*shipped_saes(root), *PAPER_SAES]}
+
+
+def sae_fingerprint(sae_id: str | None, root: Path | None = None) -> str | None:
+    """A short hash of a shipped SAE's ``cfg.json`` and weights, so that results keyed by
+    an SAE id are never reused after the SAE is retrained under the same id. ``None`` for
+    no SAE, an unknown id, or a hub SAE (its release and id pin the weights)."""
+    spec = registry(root).get(sae_id) if sae_id else None
+    if spec is None or spec.path is None:
+        return None
+    files = [spec.path / "cfg.json", spec.path / "sae_weights.safetensors"]
+    stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.exists())
+    return _hash_files(stamp)
+
+
+@functools.lru_cache(maxsize=64)
+def _hash_files(stamp: tuple) -> str:
+    h = hashlib.sha256()
+    for path, _, _ in stamp:
+        h.update(Path(path).read_bytes())
+    return h.hexdigest()[:12]
 
 
 def default_sae_id(model_id: str, root: Path | None = None) -> str:

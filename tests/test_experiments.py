@@ -167,3 +167,15 @@ def test_pair_residuals_are_computed_once_for_every_k_and_vector_kind(sae_root, 
         assert len(table) == (1 if kind == "single_latent" else k)
     assert calls == [6]  # one forward pass for all four vectors
     assert sv.kind == "diff_means" and abs(sv.vector.norm().item() - 1.0) < 1e-5
+
+
+def test_a_retrained_sae_keeps_its_id_but_not_its_results(sae_root):
+    sid = "smollm2-135m-instruct/blocks.23.hook_resid_post/width_1152"
+    cfg = RunConfig(sae=sid, task="translate_fr")
+    before = (cfg.key(), cfg.extraction_key())
+    sae = saes.load_sae(sid)
+    with torch.no_grad():
+        sae.W_dec.mul_(2.0)  # "retrained": same id, other weights
+    sae.save_model(sae_root / sid)
+    assert cfg.key() != before[0] and cfg.extraction_key() != before[1]
+    assert RunConfig(sae=None, task="translate_fr").key() == RunConfig(task="translate_fr").key()
