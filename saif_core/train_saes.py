@@ -314,7 +314,7 @@ def cache_activations(model: SaifModel, token_lists: list[list[int]], layers: li
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
     random.Random(len(batches)).shuffle(batches)
     row = progress["rows_done"]
-    t0, rows0 = time.perf_counter(), row
+    t0, rows0, secs0 = time.perf_counter(), row, progress.get("seconds", 0.0)
     for b in range(progress["batches_done"], len(batches)):
         ids, mask = model.pad([token_lists[i] for i in batches[b]], side="right")
         keep = mask.bool()
@@ -328,7 +328,7 @@ def cache_activations(model: SaifModel, token_lists: list[list[int]], layers: li
         if b % 20 == 19 or b == len(batches) - 1:
             for m in maps.values():
                 m.flush()
-            progress.update(batches_done=b + 1, rows_done=row)
+            progress.update(batches_done=b + 1, rows_done=row, seconds=round(secs0 + time.perf_counter() - t0, 1))
             progress_path.write_text(json.dumps(progress))
             rate = (row - rows0) / (time.perf_counter() - t0)
             _log(f"cached {row}/{n_rows} tokens x {len(layers)} layers ({rate:.0f} tok/s)")
@@ -603,8 +603,9 @@ def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, ou
     t0 = time.perf_counter()
     acts_paths, n_cached = cache_activations(model, [d["ids"] for d in train], layers_needed, work / "acts",
                                              max_seconds=cache_seconds, precision=cache_precision)
-    cache_s = time.perf_counter() - t0
-    _log(f"activations cached in {cache_s:.0f} s")
+    # the time the cache took to fill, over every run that filled it (None: not recorded)
+    cache_s = json.loads((work / "acts" / "progress.json").read_text()).get("seconds")
+    _log(f"activations cached ({time.perf_counter() - t0:.0f} s in this run, {cache_s} s in all)")
 
     for L, d_sae, n in todo:
         folder = sae_dir(out, model_id, L, d_sae)
@@ -625,7 +626,7 @@ def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, ou
             "sae_lens_trainer": "sae_lens.training.sae_trainer.SAETrainer",
             "corpus": {"version": CORPUS_VERSION, "train_tokens": stats["train_tokens"], "heldout_file": str(heldout_path.relative_to(out))},
             "device": "cpu", "torch_threads": torch.get_num_threads(), "activation_cache": {
-                "dtype": "float16", "forward_precision": cache_precision, "seconds": round(cache_s, 1)},
+                "dtype": "float16", "forward_precision": cache_precision, "seconds": cache_s},
         }, indent=2))
         (folder / "training_log.jsonl").write_text("".join(json.dumps(h) + "\n" for h in history))
         _log(f"evaluating L{L} width {d_sae} on {len(heldout_texts)} held-out documents")
