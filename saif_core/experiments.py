@@ -273,6 +273,23 @@ def build_vector(cfg: RunConfig, model, sae, root: Path | None = None):
     return sv, table
 
 
+def passing_latents(cfg: RunConfig, root: Path | None = None) -> int:
+    """How many latents pass the selection rule for ``cfg`` (its task, placement, pairs,
+    position, SAE and ``min_prob``): the largest ``k`` a run of it can use. Reuses the
+    cached pair residuals, so it costs one SAE encode when ``run`` has been called."""
+    import torch
+
+    from . import features
+
+    cfg = validate(cfg)
+    model, sae = load_cached(cfg.model, cfg.sae)
+    _, pos_resid, neg_resid = pair_residuals(cfg, model, root)
+    with torch.no_grad():
+        dev = sae.W_dec.device
+        pos, neg = sae.encode(pos_resid.to(dev)).cpu(), sae.encode(neg_resid.to(dev)).cpu()
+    return len(features.candidates(features.latent_stats(pos, neg), cfg.min_prob))
+
+
 def condition_prompts(cfg: RunConfig, item) -> dict[str, str]:
     base = data.eval_prompts(cfg.task, item, cfg.placement)
     prompts = {"original": base["original"], "prompted": base["prompted"],

@@ -65,10 +65,14 @@ CORPUS_VERSION = 2
 # 1.84M training tokens, short of the 2M the last-layer SAEs train on.
 TASK_VARIANTS_PER_ITEM = 20
 OTHER_TOKENS = 1_000_000
-# SAEs wider than 8x d_model train on the first 1M tokens of the cached corpus (a fair
-# sample: the cache is filled in a seeded random order): SmolLM2's 32x SAE runs at about
-# 620 tokens/s on 2 CPU cores, 27 min for 1M tokens against 54 for the whole corpus.
-WIDE_TOKENS = 1_000_000
+# Decoder-row norm at init of SAEs wider than 8x d_model. With sae-lens' 0.1, SmolLM2's 32x
+# SAE lost 12,600 of its 18,432 latents between steps 50 and 150 (Adam's first steps at lr 3e-4
+# dwarf weights that small, and the latents that fire first take every top-k slot); neither
+# the auxiliary loss (coefficient 1 or 8, dead window 25 to 100 steps), nor resampling dead
+# latents at the worst-reconstructed tokens, nor top-k on decoder-scaled pre-activations
+# brought them back (each measured over 200-250 steps, data/saes/README.md). Unit-norm rows,
+# as in Gao et al. (2024), left none dead at step 175.
+WIDE_DECODER_INIT_NORM = 1.0
 # Models whose last-layer SAEs train on fewer tokens (the 2M bar is the default model's)
 MODEL_TOKENS = {"gemma-3-270m": 1_000_000}
 
@@ -93,6 +97,10 @@ class SAETrainSettings:
     normalize_activations: str = "expected_average_only_in"
     architecture: str = "batchtopk (saved as jumprelu)"
     corpus_version: int = CORPUS_VERSION  # a checkpoint from another corpus is not resumed
+    # Norm of the decoder rows at init; the encoder starts as their transpose. sae-lens'
+    # default 0.1 is fine up to 8x; at 32x it let ~70% of the latents die in the first 150
+    # steps, for good (see WIDE_DECODER_INIT_NORM).
+    decoder_init_norm: float = 0.1
 
 
 # ---------------------------------------------------------------- work folders
@@ -437,6 +445,7 @@ def train_sae(acts: torch.Tensor, s: SAETrainSettings, ckpt_dir: Path, context_s
     cfg = BatchTopKTrainingSAEConfig(
         d_in=d_in, d_sae=s.d_sae, k=s.k, dtype="float32", device="cpu",
         normalize_activations=s.normalize_activations, aux_loss_coefficient=s.aux_loss_coefficient,
+        decoder_init_norm=s.decoder_init_norm,
         metadata=SAEMetadata(model_name=s.model, hook_name=f"blocks.{s.layer}.hook_resid_post",
                              context_size=context_size, prepend_bos=prepend_bos),
     )
@@ -535,8 +544,6 @@ def plan_for(model_id: str, layers: list[int] | None, widths: list[str] | None, 
         for w in ws:
             last = MODEL_TOKENS.get(model_id, LAST_LAYER_TOKENS)
             n = tokens or (last if L == spec.last_layer else OTHER_TOKENS)
-            if tokens is None and parse_width(w, spec.d_model) > 8 * spec.d_model:
-                n = min(n, WIDE_TOKENS)
             out.append((L, parse_width(w, spec.d_model), n))
     # the steering SAE first (last layer, narrowest), then the layer study, then wider ones
     return sorted(out, key=lambda r: (r[1] > 8 * spec.d_model, r[0] != spec.last_layer, r[1], r[0]))
@@ -567,7 +574,8 @@ def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, ou
         seed: int = 0, max_len: int = 256, generate: bool = True, gen_max_new_tokens: int = 128,
         heldout_max_docs: int = 600, force: bool = False, log_every: int = 50,
         ckpt_every_s: float = 300.0, work: Path | None = None, cache_seconds: float | None = None,
-        generate_only: bool = False, cache_precision: str = "bf16-autocast") -> list[dict]:
+        generate_only: bool = False, cache_precision: str = "bf16-autocast",
+        decoder_init_norm: float | None = None) -> list[dict]:
     """Build what is missing and train every SAE of the plan; returns their metrics.
     ``generate_only``: only generate the model text of the corpus (default model)."""
     out = Path(out)
@@ -609,8 +617,10 @@ def run(model_id: str = DEFAULT_MODEL, layers=None, widths=None, tokens=None, ou
 
     for L, d_sae, n in todo:
         folder = sae_dir(out, model_id, L, d_sae)
+        wide = d_sae > 8 * model.spec.d_model
         s = SAETrainSettings(model=model_id, layer=L, d_sae=d_sae, tokens=n, k=k, batch_size=batch_size,
-                             lr=lr or (4e-4 if d_sae <= 8 * model.spec.d_model else 3e-4), seed=seed)
+                             lr=lr or (3e-4 if wide else 4e-4), seed=seed,
+                             decoder_init_norm=decoder_init_norm or (WIDE_DECODER_INIT_NORM if wide else 0.1))
         acts_np = np.load(acts_paths[L], mmap_mode="r")
         acts = torch.from_numpy(np.array(acts_np[: min(n_cached, n)]))  # a copy in RAM
         _log(f"training L{L} width {d_sae} on {n} tokens ({n / len(acts):.2f} epochs of {len(acts)} cached)")
@@ -664,10 +674,17 @@ dead latents, learning rate along training) and `metrics.json` (held-out quality
 * sae-lens' `SAETrainer` fed from activations cached once in fp16 (one HF forward pass captures every
   layer of the plan; it runs under bf16 autocast, 0.6-1.2% mean relative error against fp32 at 1.6x
   the speed, and every held-out metric below is measured in fp32). One epoch each: 2M tokens for
-  SmolLM2's last-layer 8x SAE, 1M (a fair sample of the cache) for the other layers, for the 32x SAE
-  (CPU time) and for Gemma 3. Adam, linear warm-up, linear decay over the last 20%, the TopK auxiliary loss
+  SmolLM2's last-layer SAEs (8x and 32x), 1M (a fair sample of the cache) for the other layers and for
+  Gemma 3. Adam, linear warm-up, linear decay over the last 20%, the TopK auxiliary loss
   (coefficient 1, sae-lens default) reviving latents that have not fired for 100 steps. The decoder bias starts at the activations' mean (the last-layer residual has a mean
   about half its norm; from zero most latents died). Checkpoints every 5 minutes; a killed run resumes.
+* Decoder rows start at norm 0.1 (sae-lens' default, the encoder its transpose) up to 8x d_model and
+  at norm 1 (Gao et al., 2024) wider. At 0.1 the 32x SAE lost 12,600 of its 18,432 latents between
+  steps 50 and 150 and never got them back; measured over the first 200-250 steps (300k-token probes,
+  window-100 silent latents at step 200-250): auxiliary loss coefficient 1, dead window 100: 13,849;
+  window 25: 13,955; coefficient 8, window 50: 10,218; resampling up to 1,024 silent latents every
+  25 steps at the worst-reconstructed tokens: 12,916; top-k on decoder-norm-scaled pre-activations:
+  14,796 silent for 50 steps at step 100. Decoder norm 1: none silent at step 175.
 
 ## Corpus (no download)
 
@@ -777,7 +794,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", type=Path, help="cache folder (default $SAIF_CACHE/sae_work/<model>)")
     p.add_argument("--k", type=int, default=64, help="BatchTopK: mean active latents per token")
     p.add_argument("--batch-size", type=int, default=1024)
-    p.add_argument("--lr", type=float)
+    p.add_argument("--lr", type=float, help="default 4e-4 up to 8x d_model, 3e-4 wider")
+    p.add_argument("--decoder-init-norm", type=float,
+                   help=f"decoder-row norm at init (default 0.1 up to 8x d_model, {WIDE_DECODER_INIT_NORM} wider)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-len", type=int, default=256)
     p.add_argument("--heldout-max-docs", type=int, default=600)
@@ -796,7 +815,7 @@ def main(argv: list[str] | None = None) -> int:
     results = run(a.model, a.layers, a.widths, a.tokens, a.out, a.corpus_tokens, a.k, a.batch_size, a.lr,
                   a.seed, a.max_len, not a.no_generate, heldout_max_docs=a.heldout_max_docs, force=a.force,
                   work=a.work, cache_seconds=a.cache_seconds, generate_only=a.generate_only,
-                  cache_precision=a.cache_precision)
+                  cache_precision=a.cache_precision, decoder_init_norm=a.decoder_init_norm)
     write_readme(a.out, status=plan_status(a.out))
     for m in results:
         print(json.dumps({k: m.get(k) for k in ("sae_id", "fvu", "l0", "dead_fraction", "ce_increase",

@@ -116,6 +116,14 @@ def test_k_larger_than_candidates_leaves_no_record(sae_root, tmp_path):
     with pytest.raises(SelectionError, match="only .* latents pass the rule"):
         experiments.run(RunConfig(task="translate_fr", k=1000, n_extract=8, n_eval=2), root=tmp_path / "r", progress=False)
     assert not list((tmp_path / "r").glob("translate_fr-*"))
+    # passing_latents names the largest k that runs; one more fails
+    cfg = RunConfig(task="translate_fr", n_extract=8, n_eval=2, conditions=("steered",), max_new_tokens=2)
+    n = experiments.passing_latents(cfg, root=tmp_path / "r")
+    assert n >= 1
+    assert len(experiments.run(experiments.dataclasses.replace(cfg, k=n), root=tmp_path / "r", progress=False)
+               ["latents"]) == n
+    with pytest.raises(SelectionError, match=f"only {n} latents pass"):
+        experiments.run(experiments.dataclasses.replace(cfg, k=n + 1), root=tmp_path / "r", progress=False)
 
 
 def test_tune_alpha_picks_on_dev_by_strict_then_loose_then_smallest(monkeypatch):

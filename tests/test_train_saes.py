@@ -79,6 +79,8 @@ def test_tiny_sae_through_the_shipping_path(tmp_path, monkeypatch):
 
     assert all(v.dtype == torch.float16 for v in load_file(str(folder / "sae_weights.safetensors")).values())
     assert json.loads((folder / "cfg.json").read_text())["architecture"] == "jumprelu"
+    # up to 8x d_model the decoder starts at sae-lens' norm; wider SAEs at WIDE_DECODER_INIT_NORM
+    assert json.loads((folder / "training_config.json").read_text())["decoder_init_norm"] == 0.1
     assert (out / "heldout.jsonl").exists()
     sae = saes.load_sae(sae_id, root=out)
     assert sae.cfg.d_sae == 1152 and sae.W_enc.dtype == torch.float32
@@ -108,3 +110,4 @@ def test_plan_status_lists_missing_and_stale_saes(tmp_path):
     assert "older corpus version" in status and "`gemma-3-270m/blocks.17.hook_resid_post/width_5120`" in status
     (folder / "metrics.json").write_text(f'{{"corpus_version": {T.CORPUS_VERSION}}}')
     assert "gemma-3-270m" not in T.plan_status(tmp_path).split("Dead fractions")[0]
+
