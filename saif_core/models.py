@@ -63,8 +63,12 @@ class ModelSpec:
     quant: str | None = None
     notes: str = ""
     # The layer SAIF steers at by default (None: the last layer, the paper's choice). For
-    # SmolLM2 it was chosen on the dev split (notebooks/06_layer_sweep.ipynb): steering its
-    # last layer only shifts the logits and gave loops, layer 23 of 30 gave French.
+    # SmolLM2 it was chosen on the dev split: steering its last layer only shifts the logits.
+    # Re-checked with the corpus-v2 SAEs (k = 8, 64 post pairs, alpha tuned over 2/3/4 on 20
+    # dev items, 10 for keyword/summarize), SA/LA at layer 23 vs 29: translate_fr 0.30/0.75 vs
+    # 0.00/0.05, translate_zh 0.05/0.15 vs 0.10/0.20, translate_en 0.15/0.65 vs 0.35/0.80,
+    # keyword 0.20/0.20 vs 0/0, summarize 0.10/0.50 vs 0.10/0.40 (means 0.16/0.45 vs
+    # 0.11/0.29); alpha 6-16 at layer 29 did no better (fr 0/0, en at best 0.15/0.25).
     steering_layer: int | None = None
 
     @property
