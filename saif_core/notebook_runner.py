@@ -107,7 +107,7 @@ def claims(figures: Path = FIGURES) -> list[dict]:
     rows.append({"claim": "scales across model and SAE sizes", "source": "05_tasks_models, 07_sae_width",
                  "verdict": f"models: {_verdict(None if f5 is None or f5.get('not_measured') else {'holds': scales})}; "
                             f"SAE widths: {_verdict(f7)}",
-                 "evidence": f5 and (f"not measured: {list(f5['not_measured'])}" if f5.get("not_measured") else "")})
+                 "evidence": "; ".join(_scales_evidence(f5, f7))})
     if f4:
         sa = sum(v["steered"]["SA"] for v in f4["by_language"].values()) / len(f4["by_language"])
         la = {c: sum(v[c]["LA"] for v in f4["by_language"].values()) / len(f4["by_language"]) for c in ("steered", "prompted")}
@@ -117,6 +117,22 @@ def claims(figures: Path = FIGURES) -> list[dict]:
                      "verdict": "holds" if abs(la["steered"] - la["prompted"]) <= 0.1 else "does not hold",
                      "evidence": f"steered LA {la['steered']:.2f} vs prompted {la['prompted']:.2f}"})
     return rows
+
+
+def _scales_evidence(f5: dict | None, f7: dict | None) -> list[str]:
+    """Steered (post) vs original SA per model (Fig. 5), and the width comparison (07)."""
+    out = []
+    if f5:
+        out += [f"{m}: steered SA {c['means']['steered (post)']['strict']:.2f} vs original "
+                f"{c['means']['original']['strict']:.2f}" for m, c in f5.get("claims", {}).items()
+                if "means" in c and "steered (post)" in c["means"] and "original" in c["means"]]
+        if f5.get("not_measured"):
+            out.append(f"not measured: {list(f5['not_measured'])}")
+        if f5.get("k_stepped_down"):
+            out.append(f"k below 8 in {len(f5['k_stepped_down'])} (model, task) cells (fewer latents pass)")
+    if f7 and f7.get("verdict"):
+        out.append(f"widths: {f7['verdict']}")
+    return out
 
 
 def update_readme_gallery(readme: Path = REPO / "README.md", figures: Path = FIGURES) -> bool:

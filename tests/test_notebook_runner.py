@@ -27,3 +27,17 @@ def test_gallery_and_claims_come_from_the_summaries(tmp_path):
     assert "| the final layer is crucial | does not hold | best layer 23 of 30 |" in text
     assert "| 08_alpha_sweep | " in text and "not run yet" in text
     assert not nr.update_readme_gallery(tmp_path / "figures" / "03_topk.json", figs)  # no markers: untouched
+
+
+def test_scales_claim_gives_each_models_accuracy_and_the_width_verdict(tmp_path):
+    figs = tmp_path / "figures"
+    figs.mkdir()
+    means = {"original": {"strict": 0.05}, "steered (post)": {"strict": 0.2}}
+    (figs / "05_tasks_models.json").write_text(json.dumps({
+        "holds_across_models": True, "not_measured": {}, "k_stepped_down": {"m/keyword": {"post": 8, "pre": 7}},
+        "claims": {"m": {"post_above_pre": True, "means": means}}}))
+    (figs / "07_sae_width.json").write_text(json.dumps({"holds": False, "verdict": "best SA 0.30 vs 0.10"}))
+    row = next(r for r in nr.claims(figs) if r["claim"].startswith("scales"))
+    assert row["verdict"] == "models: holds; SAE widths: does not hold"
+    assert row["evidence"] == ("m: steered SA 0.20 vs original 0.05; k below 8 in 1 (model, task) cells "
+                               "(fewer latents pass); widths: best SA 0.30 vs 0.10")
