@@ -31,7 +31,7 @@ figures: setup
 # test re-executes every generation and never touches the committed figures.
 NBVAL_TMP ?= $(shell mktemp -d -u /tmp/saif-nbval.XXXXXX)
 NBVAL := HF_HUB_OFFLINE=1 SAIF_RESULTS=$(NBVAL_TMP)/results SAIF_FIGURES=$(NBVAL_TMP)/figures \
-	$(PYTEST) --nbval-lax --nbval-cell-timeout=1800 --sanitize-with notebooks/sanitize.cfg -p no:cacheprovider notebooks
+	$(PYTEST) --nbval-lax --nbval-cell-timeout=1800 --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider notebooks
 
 test: setup
 	$(PYTEST) tests
