@@ -49,7 +49,7 @@ doctor: setup
 	$(VENV)/bin/saif doctor
 
 # Retrain every shipped SAE from scratch, resumable after a kill. Measured on 2 CPU cores:
-# about 1 h 45 min for SmolLM2 (2M-token activation cache 30 min, the 32x SAE 27 min on 1M tokens)
+# about 2 h 30 min for SmolLM2 (2M-token activation cache 30 min, the 32x SAE about 60 min on 2M tokens)
 # and 35 min for Gemma 3 270M. SAEs already shipped from the current corpus are skipped.
 saes: setup
 	$(PY) -m saif_core.train_saes --model smollm2-135m-instruct
