@@ -49,7 +49,8 @@ doctor: setup
 	$(VENV)/bin/saif doctor
 
 # Retrain every shipped SAE from scratch, resumable after a kill. Measured on 2 CPU cores:
-# about 2 h 30 min for SmolLM2 (2M-token activation cache 30 min, the 32x SAE about 60 min on 2M tokens)
+# about 2 h 40 min for SmolLM2 (2M-token activation cache 30 min, the 32x SAE 77 min on 2M tokens
+# with other jobs sharing the CPU, held-out evaluation about 3 min per SAE)
 # and 35 min for Gemma 3 270M. SAEs already shipped from the current corpus are skipped.
 saes: setup
 	$(PY) -m saif_core.train_saes --model smollm2-135m-instruct
