@@ -730,7 +730,9 @@ def write_readme(out: Path = SAE_OUT, status: str = "") -> Path:
               "FVU = sum ||x - x_hat||^2 / sum ||x - mean x||^2 over held-out tokens; L0 = mean active latents "
               "per token; dead = latents that never fire on the held-out set; CE = mean next-token "
               "cross-entropy (nats) clean and with the reconstruction spliced in. Reproduce one row with "
-              "`saif sae-eval --model <model> --sae <id> --text-file data/saes/<model>/heldout.jsonl --json`.", "",
+              "`saif sae-eval --model <model> --sae <id> --text-file data/saes/<model>/heldout.jsonl --json` "
+              "(documents cut at 128 tokens, its default and the table's; `--max-len 256` reads 10% more "
+              "tokens, later positions included, and gives somewhat different figures).", "",
               "`bar`: the quality bar of the issue that asked for these SAEs (FVU <= 0.2 at the last layer, "
               "16 <= L0 <= 128, dead <= 10%, trained on the current corpus version), or what misses it.", "",
               "| SAE id | k | FVU | L0 | dead | CE clean | CE spliced | CE increase | held-out tokens | "
