@@ -242,8 +242,6 @@ def pair_residuals(cfg: RunConfig, model, root: Path | None = None):
 
 def build_vector(cfg: RunConfig, model, sae, root: Path | None = None):
     """The run's steering vector and latent table, cached by ``cfg.extraction_key()``."""
-    import torch
-
     from . import features
     from .steering import SteeringVector, diff_means_from_residuals, saif_vector
 
@@ -252,13 +250,9 @@ def build_vector(cfg: RunConfig, model, sae, root: Path | None = None):
         sv = SteeringVector.load(folder / "vector")
         if "n_candidates" in sv.meta:  # else: written by an older version, rebuilt below
             return sv, json.loads((folder / "latents.json").read_text())
-    pairs, pos_resid, neg_resid = pair_residuals(cfg, model, root)
+    pairs, pos_resid, neg_resid, stats = _pair_stats(cfg, model, sae, root)
     prov = dict(task=cfg.task, placement=cfg.placement, alpha=cfg.alpha, positions=cfg.positions,
                 meta={"n_pairs": len(pairs), "position": cfg.position, "min_prob": cfg.min_prob})
-    with torch.no_grad():
-        dev = sae.W_dec.device
-        pos, neg = sae.encode(pos_resid.to(dev)).cpu(), sae.encode(neg_resid.to(dev)).cpu()
-    stats = features.latent_stats(pos, neg)
     prov["meta"]["n_candidates"] = len(features.candidates(stats, cfg.min_prob))
     latents = features.select_latents(stats, 1 if cfg.vector == "single_latent" else cfg.k, cfg.min_prob)
     table = stats.table(latents)
@@ -273,21 +267,28 @@ def build_vector(cfg: RunConfig, model, sae, root: Path | None = None):
     return sv, table
 
 
-def passing_latents(cfg: RunConfig, root: Path | None = None) -> int:
-    """How many latents pass the selection rule for ``cfg`` (its task, placement, pairs,
-    position, SAE and ``min_prob``): the largest ``k`` a run of it can use. Reuses the
-    cached pair residuals, so it costs one SAE encode when ``run`` has been called."""
+def _pair_stats(cfg: RunConfig, model, sae, root: Path | None = None):
+    """``(pairs, positive residuals, negative residuals, LatentStats)`` of the run's pairs."""
     import torch
 
     from . import features
 
-    cfg = validate(cfg)
-    model, sae = load_cached(cfg.model, cfg.sae)
-    _, pos_resid, neg_resid = pair_residuals(cfg, model, root)
+    pairs, pos_resid, neg_resid = pair_residuals(cfg, model, root)
     with torch.no_grad():
         dev = sae.W_dec.device
         pos, neg = sae.encode(pos_resid.to(dev)).cpu(), sae.encode(neg_resid.to(dev)).cpu()
-    return len(features.candidates(features.latent_stats(pos, neg), cfg.min_prob))
+    return pairs, pos_resid, neg_resid, features.latent_stats(pos, neg)
+
+
+def passing_latents(cfg: RunConfig, root: Path | None = None) -> int:
+    """How many latents pass the selection rule for ``cfg`` (its task, placement, pairs,
+    position, SAE and ``min_prob``): the largest ``k`` a run of it can use. Reuses the
+    cached pair residuals, so it costs one SAE encode when ``run`` has been called."""
+    from . import features
+
+    cfg = validate(cfg)
+    model, sae = load_cached(cfg.model, cfg.sae)
+    return len(features.candidates(_pair_stats(cfg, model, sae, root)[3], cfg.min_prob))
 
 
 def condition_prompts(cfg: RunConfig, item) -> dict[str, str]:
