@@ -298,13 +298,8 @@ def condition_prompts(cfg: RunConfig, item) -> dict[str, str]:
     return {c: prompts[c] for c in cfg.conditions}
 
 
-def run(cfg: RunConfig, root: Path | None = None, progress: bool = True) -> dict:
-    """Extract (or reuse) the vector, generate every missing record, judge, summarize."""
-    from tqdm import tqdm
-
-    from .evaluate import accuracy_by, judge
-    from .steering import generate
-
+def _prepare(cfg: RunConfig, root: Path | None):
+    """``(cfg, items, model, vector, latent table, run folder)``, the folder written."""
     cfg = validate(cfg)
     items = eval_items(cfg)
     model, sae = load_cached(cfg.model, cfg.sae)
@@ -315,31 +310,77 @@ def run(cfg: RunConfig, root: Path | None = None, progress: bool = True) -> dict
         _write_atomic(folder / "config.json", json.dumps(dataclasses.asdict(cfg), indent=1) + "\n")
     _write_atomic(folder / "latents.json", json.dumps(table, indent=1) + "\n")
     sv.save(folder / "vector")
-    store = folder / "records.jsonl"
-    done = {(r["condition"], r["content_id"]) for r in read_records(store)}
-    todo = [(c, it, p) for it in items for c, p in condition_prompts(cfg, it).items() if (c, it.id) not in done]
-    bar = tqdm(total=len(todo), desc=f"{cfg.task} {cfg.key()}", disable=not progress)
-    for condition in cfg.conditions:
-        batch_all = [(it, p) for c, it, p in todo if c == condition]
-        steer = sv if condition.endswith("steered") else None
-        for b in range(0, len(batch_all), cfg.batch_size):
-            batch = batch_all[b : b + cfg.batch_size]
-            outs = generate(model, [model.format_prompt(p) for _, p in batch], cfg.max_new_tokens,
-                            cfg.batch_size, steering=steer, alpha=cfg.alpha,
-                            repetition_penalty=cfg.repetition_penalty)
-            recs = []
-            for (it, prompt), out in zip(batch, outs):
+    return cfg, items, model, sv, table, folder
+
+
+def _generate_missing(runs: list, progress: bool) -> None:
+    """Generate, judge and store every missing record of ``runs`` (``_prepare`` tuples of
+    one model). Records that share a condition and a vector go through ``generate``
+    together, each at its run's alpha, so runs that differ only in alpha (a dev sweep)
+    share batches; one run's batches are exactly its conditions', in order."""
+    from tqdm import tqdm
+
+    from .evaluate import judge
+    from .steering import generate
+
+    groups: dict = {}
+    for cfg, items, model, sv, _, folder in runs:
+        store = folder / "records.jsonl"
+        done = {(r["condition"], r["content_id"]) for r in read_records(store)}
+        for it in items:
+            for c, p in condition_prompts(cfg, it).items():
+                if (c, it.id) not in done:
+                    steered = c.endswith("steered")
+                    groups.setdefault((c, cfg.extraction_key() if steered else None), []).append(
+                        (cfg, it, p, store, sv if steered else None))
+    if not groups:
+        return
+    first = runs[0][0]
+    model = runs[0][2]
+    bar = tqdm(total=sum(map(len, groups.values())), desc=f"{first.task} {first.key()}", disable=not progress)
+    for (condition, _), jobs in groups.items():
+        steer = jobs[0][4]
+        for b in range(0, len(jobs), first.batch_size):
+            batch = jobs[b : b + first.batch_size]
+            outs = generate(model, [model.format_prompt(p) for _, _, p, _, _ in batch], first.max_new_tokens,
+                            first.batch_size, steering=steer, alpha=[c.alpha for c, *_ in batch] if steer else None,
+                            repetition_penalty=first.repetition_penalty)
+            by_store: dict = {}
+            for (cfg, it, prompt, store, _), out in zip(batch, outs):
                 v = judge(cfg.task, it.text, out, it.keyword)
-                recs.append({"condition": condition, "content_id": it.id, "lang": it.lang, "keyword": it.keyword,
-                             "source": it.text, "prompt": prompt, "output": out, "label": v.label, "reason": v.reason})
-            append_records(store, recs)
+                by_store.setdefault(store, []).append(
+                    {"condition": condition, "content_id": it.id, "lang": it.lang, "keyword": it.keyword,
+                     "source": it.text, "prompt": prompt, "output": out, "label": v.label, "reason": v.reason})
+            for store, recs in by_store.items():
+                append_records(store, recs)
             bar.update(len(batch))
     bar.close()
-    records = [r for r in read_records(store) if r["content_id"] in {it.id for it in items}]
+
+
+def _summarize(cfg: RunConfig, items, table, folder: Path) -> dict:
+    from .evaluate import accuracy_by
+
+    records = [r for r in read_records(folder / "records.jsonl") if r["content_id"] in {it.id for it in items}]
     summary = {"config": dataclasses.asdict(cfg), "key": cfg.key(), "n": len(items), "latents": [r["latent"] for r in table],
                **accuracy_by(records, "condition")}
     _write_atomic(folder / "summary.json", json.dumps(summary, indent=1) + "\n")
     return summary
+
+
+def run(cfg: RunConfig, root: Path | None = None, progress: bool = True) -> dict:
+    """Extract (or reuse) the vector, generate every missing record, judge, summarize."""
+    prepared = _prepare(cfg, root)
+    _generate_missing([prepared], progress)
+    cfg, items, _, _, table, folder = prepared
+    return _summarize(cfg, items, table, folder)
+
+
+def run_alphas(cfg: RunConfig, alphas, root: Path | None = None, progress: bool = True) -> list[dict]:
+    """``run`` at each of ``alphas``, their steered generations batched together (one
+    vector, one alpha per row): the summaries, in order, are those ``run`` would give."""
+    prepared = [_prepare(dataclasses.replace(cfg, alpha=float(a)), root) for a in alphas]
+    _generate_missing(prepared, progress)
+    return [_summarize(c, items, table, folder) for c, items, _, _, table, folder in prepared]
 
 
 DEV_ALPHAS = (2.0, 3.0, 4.0)
@@ -351,12 +392,10 @@ def tune_alpha(cfg: RunConfig, alphas=DEV_ALPHAS, root: Path | None = None, prog
     condition only, at most 48 new tokens, best strict accuracy, then loose, then the
     smallest alpha. Returns ``(alpha, rows)``. The evaluation split is never looked at, so
     the accuracy it then gives is unbiased."""
-    rows = []
-    for a in alphas:
-        dev = dataclasses.replace(cfg, alpha=float(a), eval_split="dev", contents=None, n_eval=n_dev,
-                                  max_new_tokens=min(cfg.max_new_tokens, 48), conditions=("steered",))
-        s = run(dev, root, progress)
-        rows.append({"alpha": float(a), "strict": s["steered"]["strict"], "loose": s["steered"]["loose"], "n": s["n"]})
+    dev = dataclasses.replace(cfg, eval_split="dev", contents=None, n_eval=n_dev,
+                              max_new_tokens=min(cfg.max_new_tokens, 48), conditions=("steered",))
+    rows = [{"alpha": float(a), "strict": s["steered"]["strict"], "loose": s["steered"]["loose"], "n": s["n"]}
+            for a, s in zip(alphas, run_alphas(dev, alphas, root, progress))]
     best = max(rows, key=lambda r: (r["strict"], r["loose"], -r["alpha"]))
     return best["alpha"], rows
 

@@ -3,7 +3,10 @@
 Every ``notebooks/NN_*.ipynb`` runs in order with its default parameters and is
 written back executed, so the committed notebooks show the figures they made.
 Each run is timed; timings go to ``figures/timings.json`` and the cell output of
-every notebook to ``figures/figures.log``.
+every notebook to ``figures/figures.log``. A timing says whether the series began
+on an empty results store (``cold``: every generation made in the run) or on one
+holding earlier results (``warm``: cached records skipped), since the two differ
+several-fold.
 """
 from __future__ import annotations
 
@@ -41,6 +44,9 @@ def run_all(only: list[str] | None = None, parameters: dict | None = None, kerne
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     timings = {}
+    store = store_state()
+    print(f"results store: {store} ({'every generation is made now' if store == 'cold' else 'cached records are reused'})",
+          flush=True)
     try:
         for i, nb in enumerate(books, 1):
             print(f"[{i}/{len(books)}] {nb.name}", flush=True)
@@ -54,12 +60,29 @@ def run_all(only: list[str] | None = None, parameters: dict | None = None, kerne
     finally:
         log.removeHandler(handler)
         handler.close()
-    timings_path = FIGURES / "timings.json"
-    old = json.loads(timings_path.read_text()) if timings_path.exists() else {}
-    timings_path.write_text(json.dumps({**old, **timings}, indent=2) + "\n")
+    write_timings(FIGURES / "timings.json", timings, store)
     if FIGURES == REPO / "figures":
         update_readme_gallery()
     return timings
+
+
+def store_state(results: Path | None = None) -> str:
+    """``cold`` when the results store holds no file yet, else ``warm``."""
+    from .experiments import RESULTS
+
+    root = results or RESULTS
+    return "warm" if root.exists() and any(p.is_file() for p in root.rglob("*")) else "cold"
+
+
+def write_timings(path: Path, timings: dict[str, float], store: str) -> dict:
+    """Merge this run's seconds into ``path`` as ``{notebook: {"seconds", "store"}}``,
+    ``store`` being the results store's state when the run began (an older file of bare
+    numbers is read as of unknown state). Returns what was written."""
+    old = json.loads(path.read_text()) if path.exists() else {}
+    old = {k: v if isinstance(v, dict) else {"seconds": v, "store": "unknown"} for k, v in old.items()}
+    new = {**old, **{k: {"seconds": v, "store": store} for k, v in timings.items()}}
+    path.write_text(json.dumps(new, indent=2) + "\n")
+    return new
 
 
 # ---------------------------------------------------------------- README gallery

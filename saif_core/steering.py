@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -93,19 +93,28 @@ class SteeringVector:
             raise SteeringError(f"positions must be one of {POSITIONS}, got {self.positions!r}")
 
     @contextmanager
-    def apply(self, model, alpha: float | None = None, layer: int | None = None) -> Iterator[None]:
+    def apply(self, model, alpha: float | Sequence[float] | None = None, layer: int | None = None) -> Iterator[None]:
         """Add ``alpha * vector`` at ``blocks.{layer}.hook_resid_post`` of ``model.hf``
-        (default: the vector's own alpha and layer) while the block runs."""
+        (default: the vector's own alpha and layer) while the block runs. ``alpha`` may be
+        one number per batch row (a sequence): row i gets ``alpha[i] * vector``, so one
+        batch can hold several strengths, as an alpha sweep needs."""
         self._check(model)
-        alpha = check_alpha(self.alpha if alpha is None else alpha)
         layer = self.layer if layer is None else layer
-        delta = (alpha * self.vector).to(model.device, model.hf.dtype)
+        if isinstance(alpha, (list, tuple)):
+            scale = torch.tensor([check_alpha(a) for a in alpha], dtype=torch.float32)[:, None, None]
+        else:
+            scale = torch.tensor(check_alpha(self.alpha if alpha is None else alpha), dtype=torch.float32)
+        delta = (scale * self.vector).to(model.device, model.hf.dtype)
+        rows = delta.shape[0] if delta.dim() == 3 else None
 
         def add(resid: torch.Tensor) -> torch.Tensor:
+            if rows is not None and resid.shape[0] != rows:
+                raise SteeringError(f"{rows} per-row alphas for a batch of {resid.shape[0]}. "
+                                    "Fix: pass one alpha per prompt of the batch, or a single number.")
             if self.positions == "all" or resid.shape[1] == 1:  # decoding steps see one new token
                 return resid + delta
             out = resid.clone()
-            out[:, -1] += delta  # prefill: only the last prompt token predicts a new token
+            out[:, -1:] += delta  # prefill: only the last prompt token predicts a new token
             return out
 
         with model.resid_hook(layer, add):
@@ -158,23 +167,28 @@ def diff_means_vector(model, layer: int, pos_formatted: list[str], neg_formatted
 
 @torch.no_grad()
 def generate(model, formatted: list[str], max_new_tokens: int = 64, batch_size: int = 32,
-             steering: SteeringVector | None = None, alpha: float | None = None,
+             steering: SteeringVector | None = None, alpha: float | Sequence[float] | None = None,
              stop_at_eos: bool = True, repetition_penalty: float = 1.0) -> list[str]:
     """Greedy, batched, left-padded generation with HF ``generate``; stops at end of turn
     (``stop_at_eos=False``: always ``max_new_tokens``, as the benchmark needs).
 
     Prompts are sorted by length so each batch pads little; outputs come back in input
     order, decoded without special tokens. With ``steering``, the vector is applied for
-    the whole call. ``repetition_penalty`` (HF's, 1.0 = off) applies to every condition
-    alike when set.
+    the whole call, at ``alpha``: one number, or one per prompt (an alpha sweep in one
+    pass). ``repetition_penalty`` (HF's, 1.0 = off) applies to every condition alike
+    when set.
     """
     tok = model.tokenizer
+    per_row = isinstance(alpha, (list, tuple))
+    if per_row and len(alpha) != len(formatted):
+        raise SteeringError(f"{len(alpha)} alphas for {len(formatted)} prompts. Fix: one alpha per prompt, or one number.")
     order = sorted(range(len(formatted)), key=lambda i: len(formatted[i]))
     outputs: list[str] = [""] * len(formatted)
-    ctx = steering.apply(model, alpha) if steering is not None else nullcontext()
-    with ctx:
-        for b in range(0, len(order), batch_size):
-            idx = order[b : b + batch_size]
+    for b in range(0, len(order), batch_size):
+        idx = order[b : b + batch_size]
+        rows_alpha = [alpha[i] for i in idx] if per_row else alpha
+        ctx = steering.apply(model, rows_alpha) if steering is not None else nullcontext()
+        with ctx:
             ids, mask = model.pad([model.encode(formatted[i]) for i in idx])
             width = ids.shape[1]
             out = model.hf.generate(

@@ -129,16 +129,34 @@ def test_k_larger_than_candidates_leaves_no_record(sae_root, tmp_path):
 def test_tune_alpha_picks_on_dev_by_strict_then_loose_then_smallest(monkeypatch):
     seen = []
 
-    def fake_run(cfg, root=None, progress=False):
+    def fake_run_alphas(cfg, alphas, root=None, progress=False):
         seen.append(cfg)
-        acc = {2.0: (0.1, 0.5), 3.0: (0.3, 0.6), 4.0: (0.3, 0.6)}[cfg.alpha]
-        return {"n": 20, "steered": {"strict": acc[0], "loose": acc[1]}}
+        acc = {2.0: (0.1, 0.5), 3.0: (0.3, 0.6), 4.0: (0.3, 0.6)}
+        return [{"n": 20, "steered": {"strict": acc[a][0], "loose": acc[a][1]}} for a in alphas]
 
-    monkeypatch.setattr(experiments, "run", fake_run)
+    monkeypatch.setattr(experiments, "run_alphas", fake_run_alphas)
     alpha, rows = experiments.tune_alpha(RunConfig(task="translate_zh", max_new_tokens=64, n_eval=7))
     assert alpha == 3.0 and [r["alpha"] for r in rows] == [2.0, 3.0, 4.0]
     assert all(c.eval_split == "dev" and c.conditions == ("steered",) and c.max_new_tokens == 48 and c.n_eval is None
                for c in seen)
+
+
+@pytest.mark.slow
+def test_run_alphas_equals_one_run_per_alpha_in_fewer_calls(sae_root, tmp_path, monkeypatch):
+    from saif_core import steering
+
+    cfg = RunConfig(task="translate_fr", k=4, n_extract=12, n_eval=3, max_new_tokens=6, conditions=("original", "steered"))
+    calls = []
+    real = steering.generate
+    monkeypatch.setattr(steering, "generate", lambda m, prompts, *a, **k: calls.append(len(prompts)) or real(m, prompts, *a, **k))
+    together = experiments.run_alphas(cfg, [2.0, 8.0], root=tmp_path / "a", progress=False)
+    assert calls == [6, 6], "each condition of both alphas in one call"
+    alone = [experiments.run(experiments.dataclasses.replace(cfg, alpha=a), root=tmp_path / "b", progress=False)
+             for a in (2.0, 8.0)]
+    assert [s["key"] for s in together] == [s["key"] for s in alone]
+    for s, a in zip(alone, (2.0, 8.0)):
+        c = validate(experiments.dataclasses.replace(cfg, alpha=a))
+        assert experiments.records(c, tmp_path / "a") == experiments.records(c, tmp_path / "b")
 
 
 def test_steer_cli_rejects_a_bad_alpha():

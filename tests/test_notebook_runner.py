@@ -41,3 +41,19 @@ def test_scales_claim_gives_each_models_accuracy_and_the_width_verdict(tmp_path)
     assert row["verdict"] == "models: holds; SAE widths: does not hold"
     assert row["evidence"] == ("m: steered SA 0.20 vs original 0.05; k below 8 in 1 (model, task) cells "
                                "(fewer latents pass); widths: best SA 0.30 vs 0.10")
+
+
+def test_timings_say_whether_the_results_store_was_cold(tmp_path):
+    from saif_core.notebook_runner import store_state, write_timings
+
+    results = tmp_path / "results"
+    assert store_state(results) == "cold"
+    (results / "vectors").mkdir(parents=True)
+    assert store_state(results) == "cold", "empty folders hold no result"
+    (results / "vectors" / "x.safetensors").write_bytes(b"0")
+    assert store_state(results) == "warm"
+    path = tmp_path / "timings.json"
+    path.write_text(json.dumps({"00_a": 10.0, "01_b": 5.0}))  # the older format: bare seconds
+    out = write_timings(path, {"01_b": 7.5}, "cold")
+    assert out == {"00_a": {"seconds": 10.0, "store": "unknown"}, "01_b": {"seconds": 7.5, "store": "cold"}}
+    assert json.loads(path.read_text()) == out

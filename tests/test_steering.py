@@ -84,6 +84,23 @@ def test_batched_generation_equals_one_at_a_time(smollm, positions):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("positions", ["all", "generated"])
+def test_per_row_alphas_equal_one_alpha_per_call(smollm, positions):
+    formatted = [smollm.format_prompt(p) for p in PROMPTS[:3]]
+    v = torch.randn(576, generator=torch.Generator().manual_seed(2))
+    sv = SteeringVector(v / v.norm() * 4, smollm.id, 29, "saif", positions=positions)
+    alphas = [0.0, 2.0, 5.0]
+    mixed = generate(smollm, formatted * 3, max_new_tokens=10, steering=sv, alpha=[a for a in alphas for _ in formatted])
+    alone = [o for a in alphas for o in generate(smollm, formatted, max_new_tokens=10, steering=sv, alpha=a)]
+    assert mixed == alone
+    assert mixed[:3] != mixed[6:], "the strengths differ, so must the outputs"
+    with pytest.raises(SteeringError, match="2 alphas for 3 prompts"):
+        generate(smollm, formatted, max_new_tokens=2, steering=sv, alpha=[1.0, 2.0])
+    with pytest.raises(SteeringError, match="alpha must be a finite number"):
+        generate(smollm, formatted, max_new_tokens=2, steering=sv, alpha=[1.0, math.nan, 2.0])
+
+
+@pytest.mark.slow
 def test_steering_changes_generation_and_positions_matter(smollm):
     formatted = [smollm.format_prompt(p) for p in PROMPTS[:3]]
     v = torch.randn(576, generator=torch.Generator().manual_seed(1))
