@@ -36,3 +36,11 @@ def test_ci_runs_the_readme_test_command():
     assert "make figures" in readme and "make test" in readme
     targets = re.findall(r"^([a-z-]+):", (REPO / "Makefile").read_text(), re.M)
     assert {"setup", "figures", "test", "test-fast"} <= set(targets)
+
+
+def test_make_test_runs_the_unit_tests_and_nbval_over_the_notebooks():
+    makefile = (REPO / "Makefile").read_text()
+    recipe = re.search(r"^test: setup\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    assert "$(PYTEST) tests" in recipe and "$(NBVAL)" in recipe
+    nbval = re.search(r"^NBVAL := ((?:.*\\\n)*.*)", makefile, re.M).group(1)
+    assert "--nbval-lax" in nbval and "notebooks/sanitize.cfg" in nbval and "SAIF_RESULTS=" in nbval
