@@ -29,7 +29,10 @@ figures: setup
 
 # The notebooks run against an empty results store and a scratch figures folder, so the
 # test re-executes every generation and never touches the committed figures.
-NBVAL_TMP ?= $(shell mktemp -d -u /tmp/saif-nbval.XXXXXX)
+# (expanded once, so the results and figures folders share one scratch folder)
+ifndef NBVAL_TMP
+NBVAL_TMP := $(shell mktemp -d -u /tmp/saif-nbval.XXXXXX)
+endif
 NBVAL := HF_HUB_OFFLINE=1 SAIF_RESULTS=$(NBVAL_TMP)/results SAIF_FIGURES=$(NBVAL_TMP)/figures \
 	$(PYTEST) --nbval-lax --nbval-cell-timeout=1800 --nbval-sanitize-with notebooks/sanitize.cfg -p no:cacheprovider notebooks
 

@@ -31,6 +31,31 @@ STYLE = {
 }
 plt.rcParams.update(STYLE)
 
+# Chinese text (Fig. 4's inputs, translate_zh outputs) needs a CJK font, which matplotlib
+# lacks: `make setup` installs the font package ``mplfonts`` (no dependencies), and its
+# SimHei (TrueType, so PDFs embed it) is appended to the font families, where matplotlib
+# takes glyphs DejaVu lacks from. Text in monospace uses ``MONO`` to keep that fallback.
+CJK_FONT = "SimHei"
+MONO = ["monospace"]
+
+
+def _add_cjk_fallback() -> bool:
+    import importlib.util
+
+    from matplotlib import font_manager
+
+    spec = importlib.util.find_spec("mplfonts")
+    path = spec and Path(spec.submodule_search_locations[0]) / "fonts" / f"{CJK_FONT}.ttf"
+    if not path or not path.exists():
+        return False
+    font_manager.fontManager.addfont(str(path))
+    plt.rcParams["font.family"] = ["sans-serif", CJK_FONT]
+    MONO.append(CJK_FONT)
+    return True
+
+
+HAS_CJK_FONT = _add_cjk_fallback()
+
 
 def save_figure(fig, name: str, summary: dict | None = None, folder: Path | None = None) -> Path:
     """Write ``<name>.png``, ``<name>.pdf`` and, with ``summary``, ``<name>.json``; return the PNG path.

@@ -57,3 +57,21 @@ def test_timings_say_whether_the_results_store_was_cold(tmp_path):
     out = write_timings(path, {"01_b": 7.5}, "cold")
     assert out == {"00_a": {"seconds": 10.0, "store": "unknown"}, "01_b": {"seconds": 7.5, "store": "cold"}}
     assert json.loads(path.read_text()) == out
+
+
+def test_figures_draw_chinese_text_without_missing_glyphs(tmp_path):
+    import warnings
+
+    import matplotlib.pyplot as plt
+
+    from saif_core import plots
+
+    assert plots.HAS_CJK_FONT, "make setup installs mplfonts (requirements-nodeps.txt)"
+    fig = plt.figure(figsize=(3, 1))
+    fig.text(0.05, 0.6, "[zh] 这座城市的夜景非常漂亮。", family=plots.MONO)
+    fig.text(0.05, 0.2, "sans 漂亮")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
+        plots.save_figure(fig, "zh", folder=tmp_path)
+    assert (tmp_path / "zh.pdf").stat().st_size > 0
+    plt.close(fig)
