@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -50,6 +51,10 @@ def _add_cjk_fallback() -> bool:
         return False
     font_manager.fontManager.addfont(str(path))
     plt.rcParams["font.family"] = ["sans-serif", CJK_FONT]
+    # SimHei has no bold face: bold titles would log "Failed to find font weight bold for
+    # SimHei" on stderr although their Latin glyphs come from DejaVu Sans Bold.
+    logging.getLogger("matplotlib.font_manager").addFilter(
+        lambda record: f"for {CJK_FONT}," not in record.getMessage())
     MONO.append(CJK_FONT)
     return True
 
