@@ -75,3 +75,15 @@ def test_figures_draw_chinese_text_without_missing_glyphs(tmp_path):
         plots.save_figure(fig, "zh", folder=tmp_path)
     assert (tmp_path / "zh.pdf").stat().st_size > 0
     plt.close(fig)
+
+
+def test_only_the_cjk_fonts_missing_bold_face_is_silenced(caplog):
+    import logging
+
+    from saif_core import plots
+
+    log = logging.getLogger("matplotlib.font_manager")
+    with caplog.at_level(logging.WARNING, logger="matplotlib.font_manager"):
+        log.warning("findfont: Failed to find font weight bold for %s, now using 400.", plots.CJK_FONT)
+        log.warning("findfont: Font family 'Nope' not found.")
+    assert [r.getMessage() for r in caplog.records] == ["findfont: Font family 'Nope' not found."]
