@@ -28,6 +28,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from . import data
 from .models import DEFAULT_MODEL, get_spec
@@ -298,8 +299,18 @@ def condition_prompts(cfg: RunConfig, item) -> dict[str, str]:
     return {c: prompts[c] for c in cfg.conditions}
 
 
-def _prepare(cfg: RunConfig, root: Path | None):
-    """``(cfg, items, model, vector, latent table, run folder)``, the folder written."""
+class _Prepared(NamedTuple):
+    """A run ready to generate: its resolved config, items, model, vector, latent table and
+    folder (already written with config, latents and vector)."""
+    cfg: RunConfig
+    items: list
+    model: object
+    sv: object
+    table: list
+    folder: Path
+
+
+def _prepare(cfg: RunConfig, root: Path | None) -> _Prepared:
     cfg = validate(cfg)
     items = eval_items(cfg)
     model, sae = load_cached(cfg.model, cfg.sae)
@@ -310,10 +321,10 @@ def _prepare(cfg: RunConfig, root: Path | None):
         _write_atomic(folder / "config.json", json.dumps(dataclasses.asdict(cfg), indent=1) + "\n")
     _write_atomic(folder / "latents.json", json.dumps(table, indent=1) + "\n")
     sv.save(folder / "vector")
-    return cfg, items, model, sv, table, folder
+    return _Prepared(cfg, items, model, sv, table, folder)
 
 
-def _generate_missing(runs: list, progress: bool) -> None:
+def _generate_missing(runs: list[_Prepared], progress: bool) -> None:
     """Generate, judge and store every missing record of ``runs`` (``_prepare`` tuples of
     one model). Records that share a condition and a vector go through ``generate``
     together, each at its run's alpha, so runs that differ only in alpha (a dev sweep)
@@ -324,19 +335,19 @@ def _generate_missing(runs: list, progress: bool) -> None:
     from .steering import generate
 
     groups: dict = {}
-    for cfg, items, model, sv, _, folder in runs:
-        store = folder / "records.jsonl"
+    for run_ in runs:
+        store = run_.folder / "records.jsonl"
+        vector_key = run_.cfg.extraction_key()
         done = {(r["condition"], r["content_id"]) for r in read_records(store)}
-        for it in items:
-            for c, p in condition_prompts(cfg, it).items():
+        for it in run_.items:
+            for c, p in condition_prompts(run_.cfg, it).items():
                 if (c, it.id) not in done:
                     steered = c.endswith("steered")
-                    groups.setdefault((c, cfg.extraction_key() if steered else None), []).append(
-                        (cfg, it, p, store, sv if steered else None))
+                    groups.setdefault((c, vector_key if steered else None), []).append(
+                        (run_.cfg, it, p, store, run_.sv if steered else None))
     if not groups:
         return
-    first = runs[0][0]
-    model = runs[0][2]
+    first, model = runs[0].cfg, runs[0].model
     bar = tqdm(total=sum(map(len, groups.values())), desc=f"{first.task} {first.key()}", disable=not progress)
     for (condition, _), jobs in groups.items():
         steer = jobs[0][4]
@@ -371,8 +382,7 @@ def run(cfg: RunConfig, root: Path | None = None, progress: bool = True) -> dict
     """Extract (or reuse) the vector, generate every missing record, judge, summarize."""
     prepared = _prepare(cfg, root)
     _generate_missing([prepared], progress)
-    cfg, items, _, _, table, folder = prepared
-    return _summarize(cfg, items, table, folder)
+    return _summarize(prepared.cfg, prepared.items, prepared.table, prepared.folder)
 
 
 def run_alphas(cfg: RunConfig, alphas, root: Path | None = None, progress: bool = True) -> list[dict]:
@@ -380,7 +390,7 @@ def run_alphas(cfg: RunConfig, alphas, root: Path | None = None, progress: bool 
     vector, one alpha per row): the summaries, in order, are those ``run`` would give."""
     prepared = [_prepare(dataclasses.replace(cfg, alpha=float(a)), root) for a in alphas]
     _generate_missing(prepared, progress)
-    return [_summarize(c, items, table, folder) for c, items, _, _, table, folder in prepared]
+    return [_summarize(p.cfg, p.items, p.table, p.folder) for p in prepared]
 
 
 DEV_ALPHAS = (2.0, 3.0, 4.0)
