@@ -14,6 +14,8 @@ import json
 import sys
 
 from .doctor import print_report, run_doctor
+from .evaluate import TASKS, accuracy_by, judge, judge_records
+from .llm_judge import LLMJudge, agreement_report
 from .models import DEFAULT_MODEL, ModelError
 from .saes import SAEError
 
@@ -89,6 +91,80 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def read_judge_records(lines) -> list[dict]:
+    """Parses and checks every line of a ``saif judge`` input before anything is judged;
+    a bad line raises ValueError naming its number. Blank lines are skipped.
+
+    >>> read_judge_records(['{"task": "keyword", "source": "s", "response": "r"}'])
+    Traceback (most recent call last):
+    ...
+    ValueError: line 1: task 'keyword' needs a non-empty 'keyword' string
+    """
+    records = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"line {number}: not valid JSON ({error.msg} at column {error.colno})") from None
+        if not isinstance(record, dict):
+            raise ValueError(f"line {number}: expected a JSON object, got {type(record).__name__}")
+        for name in ("task", "source", "response"):
+            if not isinstance(record.get(name), str):
+                problem = "missing" if name not in record else f"not a string ({record[name]!r})"
+                raise ValueError(f"line {number}: field {name!r} is {problem}")
+        if record["task"] not in TASKS:
+            raise ValueError(f"line {number}: unknown task {record['task']!r}; known tasks: {', '.join(TASKS)}")
+        keyword = record.get("keyword")
+        if record["task"] == "keyword" and not (isinstance(keyword, str) and keyword.strip()):
+            raise ValueError(f"line {number}: task 'keyword' needs a non-empty 'keyword' string")
+        records.append(record)
+    return records
+
+
+def run_judge_command(args) -> int:
+    """``saif judge IN.jsonl``: verdicts to stdout as JSONL; exit 2 on a malformed input."""
+    try:
+        if args.input == "-":
+            records = read_judge_records(sys.stdin.read().splitlines())
+        else:
+            with open(args.input, encoding="utf-8") as handle:
+                records = read_judge_records(handle.read().splitlines())
+    except (OSError, ValueError) as error:
+        print(f"saif judge: error: {args.input}: {error}", file=sys.stderr)
+        return 2
+    judge_fn = judge
+    if getattr(args, "llm", None):
+        llm = LLMJudge(model=args.llm, base_url=args.base_url)
+        judge_fn = llm.judge
+        print(agreement_report(records, llm)["text"], file=sys.stderr)
+    judged = judge_records(records, judge_fn)
+    for record in judged:
+        print(json.dumps(record, ensure_ascii=False))
+    if args.summary:
+        for task, result in sorted(accuracy_by(judged, key="task").items()):
+            print(f"{task:<14} n={result['n']:<4} SA={result['strict']:.1%} LA={result['loose']:.1%}",
+                  file=sys.stderr)
+    return 0
+
+
+def add_judge_command(subparsers) -> None:
+    """Registers ``saif judge`` on the ``saif`` command's subparsers."""
+    parser = subparsers.add_parser(
+        "judge", help="strict / loose / fail verdicts for a JSONL of task, source, response[, keyword]",
+        description="Reads {task, source, response, keyword?} per line (a file, or - for stdin) and "
+                    "writes the same records with 'label' and 'reason' added to stdout.")
+    parser.add_argument("input", help="JSONL file, or - for stdin")
+    parser.add_argument("--summary", action="store_true", help="print SA / LA per task to stderr")
+    parser.add_argument("--llm", metavar="MODEL", default=None,
+                        help="judge with an LLM at an OpenAI-compatible endpoint instead of the rules, "
+                             "and print its agreement with the rules to stderr")
+    parser.add_argument("--base-url", default=None,
+                        help="endpoint for --llm (default: $OPENAI_BASE_URL, else api.openai.com)")
+    parser.set_defaults(func=run_judge_command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="saif", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
@@ -137,12 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("only", nargs="*", help="notebook prefixes to run (default: all), e.g. 02 05")
     f.set_defaults(func=cmd_figures)
 
-    try:
-        from .evaluate import add_judge_command
-    except ImportError:  # the judges module is optional until it lands
-        pass
-    else:
-        add_judge_command(sub)
+    add_judge_command(sub)
     return p
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 TASK_IDS = ("translate_fr", "translate_zh", "translate_en", "keyword", "summarize")
+TARGET_LANGUAGE = {"translate_fr": "fr", "translate_zh": "zh", "translate_en": "en"}  # translation task -> output language
 PLACEMENTS = ("post", "pre")
 SPLIT_NAMES = ("extraction", "dev", "evaluation")
 VARIANT_KINDS = ("paraphrase", "translation")

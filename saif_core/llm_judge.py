@@ -1,12 +1,14 @@
 """An optional LLM judge with the rule judge's interface, for an OpenAI-compatible endpoint.
 
 The paper judged with GPT-4o-mini. :class:`LLMJudge` sends the rubric of
-:mod:`saif_core.evaluate` as its prompt to ``{base_url}/chat/completions`` (OpenAI, or
-a local llama.cpp / vLLM / Ollama server), reads back ``{"label", "reason"}``, and caches
-every answer on disk under ``$SAIF_CACHE/llm_judge/`` (default ``~/.cache/saif``) by a
-hash of (model, prompt), so a rerun costs nothing and gives the same verdicts. It uses
-only the standard library. The default pipeline never calls it; :func:`agreement_report`
-says how far it agrees with the rules.
+:mod:`saif_core.evaluate` (:func:`~saif_core.evaluate.rubric`, built from the rule judge's
+threshold constants, so both judges apply the same numbers) as its prompt to
+``{base_url}/chat/completions`` (OpenAI, or a local llama.cpp / vLLM / Ollama server),
+reads back ``{"label", "reason"}``, and caches every answer on disk under
+``$SAIF_CACHE/llm_judge/`` (default ``~/.cache/saif``) by a hash of (model, prompt), so a
+rerun costs nothing and gives the same verdicts. It uses only the standard library. The
+default pipeline never calls it; :func:`agreement_report` says how far it agrees with the
+rules.
 
 Example (needs an endpoint):
     >>> judge = LLMJudge(model="gpt-4o-mini")            # doctest: +SKIP
@@ -27,40 +29,19 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .evaluate import LABELS, TASKS, Verdict, confusion_matrix, judge
+from .evaluate import LABELS, TASKS, Verdict, confusion_matrix, judge, rubric
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
-RUBRIC = {
-    "translate": (
-        "The task was to translate the source into {language}. Label 'fail' if the response is empty, "
-        "(nearly) identical to the source, or has no part in {language}. Label 'strict' if every sentence "
-        "(for Chinese: every run of one script) is in {language} and the response is at most 3 times the "
-        "source's length in words (a Chinese character counts as a word) and does not repeat itself in a "
-        "loop. Label 'loose' otherwise (for example a translation followed by commentary in another "
-        "language, a sentence mixing languages, or a far too long response)."),
-    "keyword": (
-        "The task was to write a response that includes the keyword \"{keyword}\". Label 'strict' if the "
-        "keyword occurs as a whole word (any case) in a non-degenerate response: at least 5 words, no word "
-        "more than half of them, no repetition loop, not a copy of the prompt. Label 'loose' if the keyword "
-        "occurs only in another form (inside another word, plural or other inflection) or only in "
-        "degenerate text. Label 'fail' if it does not occur in any form."),
-    "summarize": (
-        "The task was to summarize the source. Label 'fail' if the response has fewer than 3 words, is at "
-        "least 90% of the source's length in words, is in another language than the source, or fewer than "
-        "30% of its content words occur in the source. Label 'strict' if it is at most 50% of the source's "
-        "length, at least 50% of its content words occur in the source, and it does not repeat itself in a "
-        "loop. Label 'loose' otherwise."),
-}
 SYSTEM = ("You judge whether a language model followed an instruction. First ignore surrounding whitespace, "
           "quotes, markdown and code fences, and a bare label such as 'Translation:' or 'Summary:'. Then apply "
           "the rubric exactly. Answer with a JSON object only: {\"label\": \"strict\" | \"loose\" | \"fail\", "
           "\"reason\": \"one sentence a person can check\"}.")
-_LANGUAGE = {"translate_fr": "French", "translate_zh": "Chinese", "translate_en": "English"}
 
 
 def build_messages(task: str, source: str, response: str, keyword: str | None = None) -> list[dict]:
-    """The chat messages that ask for one verdict: the rubric of the task, source and response.
+    """The chat messages that ask for one verdict: the task's rubric (:func:`saif_core.evaluate.rubric`,
+    built from the rule judge's thresholds), the source and the response.
 
     >>> build_messages("keyword", "Describe a trip.", "We saw a river.", "river")[1]["content"][:40]
     'The task was to write a response that in'
@@ -69,9 +50,7 @@ def build_messages(task: str, source: str, response: str, keyword: str | None = 
         raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
     if task == "keyword" and not keyword:
         raise ValueError("the keyword task needs the keyword (keyword='...')")
-    rubric = RUBRIC["translate" if task in _LANGUAGE else task]
-    rubric = rubric.format(language=_LANGUAGE.get(task, ""), keyword=keyword or "")
-    user = f"{rubric}\n\nSOURCE:\n<<<\n{source}\n>>>\n\nRESPONSE:\n<<<\n{response}\n>>>"
+    user = f"{rubric(task, keyword)}\n\nSOURCE:\n<<<\n{source}\n>>>\n\nRESPONSE:\n<<<\n{response}\n>>>"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 

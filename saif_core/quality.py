@@ -16,7 +16,7 @@ import math
 
 import torch
 
-from .evaluate import trigram_counts
+from .text import trigram_counts
 
 
 def distinct_trigrams(text: str) -> float:

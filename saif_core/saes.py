@@ -25,9 +25,17 @@ from pathlib import Path
 
 import torch
 
-from .models import MODELS, ModelError, SaifModel, get_spec
+from . import assets, paths
+from .models import MODELS, ModelError, SaifModel, get_spec, hook_name
 
-SAE_ROOT = Path(__file__).resolve().parent.parent / "data" / "saes"
+SAE_ROOT = None  # deprecated override of the SAE folder; set SAIF_SAES instead (paths.sae_root)
+
+
+def sae_root(root: Path | None = None) -> Path:
+    """The folder of shipped SAEs: ``root`` if given, else ``$SAIF_SAES`` (default data/saes)."""
+    if root is not None:
+        return Path(root)
+    return Path(SAE_ROOT) if SAE_ROOT is not None else paths.sae_root()
 
 
 class SAEError(RuntimeError):
@@ -46,7 +54,7 @@ class SAESpec:
 
     @property
     def hook(self) -> str:
-        return f"blocks.{self.layer}.hook_resid_post"
+        return hook_name(self.layer)
 
     @property
     def source(self) -> str:
@@ -68,16 +76,31 @@ PAPER_SAES = [
 
 
 def shipped_saes(root: Path | None = None) -> list[SAESpec]:
-    """SAEs found on disk under ``root`` (default ``data/saes``)."""
-    root = Path(root) if root is not None else SAE_ROOT
-    specs = []
+    """SAEs found on disk under ``root`` (default ``sae_root()``). A folder whose
+    ``cfg.json`` cannot be read is left out here and reported by ``broken_saes``, so one
+    damaged SAE never hides the healthy ones."""
+    return _scan(sae_root(root))[0]
+
+
+def broken_saes(root: Path | None = None) -> list[tuple[Path, str]]:
+    """``(folder, problem with the fix)`` for every SAE folder whose ``cfg.json`` is unreadable."""
+    return _scan(sae_root(root))[1]
+
+
+def _scan(root: Path) -> tuple[list[SAESpec], list[tuple[Path, str]]]:
+    specs, broken = [], []
     for cfg_path in sorted(root.glob("*/blocks.*.hook_resid_post/width_*/cfg.json")):
         folder = cfg_path.parent
-        cfg = json.loads(cfg_path.read_text())
         model, hook = folder.parent.parent.name, folder.parent.name
-        layer = int(hook.split(".")[1])
-        specs.append(SAESpec(str(folder.relative_to(root)), model, layer, int(cfg["d_sae"]), path=folder))
-    return specs
+        try:
+            d_sae = int(json.loads(cfg_path.read_text())["d_sae"])
+            layer = int(hook.split(".")[1])
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            broken.append((folder, f"{cfg_path} is not a valid sae-lens cfg.json ({type(e).__name__}: {e}). "
+                                   "Fix: `git checkout -- data/saes` or retrain it with `make saes`."))
+            continue
+        specs.append(SAESpec(str(folder.relative_to(root)), model, layer, d_sae, path=folder))
+    return specs, broken
 
 
 def registry(root: Path | None = None) -> dict[str, SAESpec]:
@@ -91,7 +114,12 @@ def sae_fingerprint(sae_id: str | None, root: Path | None = None) -> str | None:
     spec = registry(root).get(sae_id) if sae_id else None
     if spec is None or spec.path is None:
         return None
-    files = [spec.path / "cfg.json", spec.path / "sae_weights.safetensors"]
+    return folder_fingerprint(spec.path)
+
+
+def folder_fingerprint(folder: Path) -> str:
+    """Short hash of an SAE folder's ``cfg.json`` and weights (memoised by mtime and size)."""
+    files = [folder / "cfg.json", folder / "sae_weights.safetensors"]
     stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files if f.exists())
     return _hash_files(stamp)
 
@@ -104,6 +132,24 @@ def _hash_files(stamp: tuple) -> str:
     return h.hexdigest()[:12]
 
 
+def sae_at(model_id: str, layer: int, d_sae: int | None = None, root: Path | None = None) -> SAESpec:
+    """The SAE of ``model_id`` at ``layer`` (of width ``d_sae``; None: the narrowest).
+    Raises SAEError naming the layers and widths that exist."""
+    mine = [s for s in registry(root).values() if s.model == model_id]
+    at = [s for s in mine if s.layer == layer and (d_sae is None or s.d_sae == d_sae)]
+    if not at:
+        have = sorted({(s.layer, s.d_sae) for s in mine})
+        raise SAEError(f"no SAE of {model_id} at layer {layer}" + (f" with width {d_sae}" if d_sae else "") +
+                       f"; (layer, width) with SAEs: {have}. Fix: pick one of those, pass an SAE id, "
+                       "or train one with `make saes`.")
+    return min(at, key=lambda s: s.d_sae)
+
+
+def saes_of(model_id: str, root: Path | None = None) -> list[SAESpec]:
+    """Every registered SAE of a model, by layer then width."""
+    return sorted((s for s in registry(root).values() if s.model == model_id), key=lambda s: (s.layer, s.d_sae))
+
+
 def default_sae_id(model_id: str, root: Path | None = None) -> str:
     """The steering SAE of a model: at its steering layer (``ModelSpec.steer_layer``: the
     last layer as in the paper, or the layer chosen on the dev split), narrowest width
@@ -112,7 +158,7 @@ def default_sae_id(model_id: str, root: Path | None = None) -> str:
     at = [s for s in registry(root).values() if s.model == model_id and s.layer == spec.steer_layer]
     if not at:
         raise SAEError(
-            f"no SAE for {model_id} at its steering layer ({spec.steer_layer}) under {root or SAE_ROOT}. "
+            f"no SAE for {model_id} at its steering layer ({spec.steer_layer}) under {sae_root(root)}. "
             "Fix: train and ship them with `make saes`, or pass an SAE id explicitly."
         )
     return min(at, key=lambda s: s.d_sae).id
@@ -128,20 +174,37 @@ def get_sae_spec(sae_id: str, root: Path | None = None) -> SAESpec:
     return reg[sae_id]
 
 
+_LOADED: dict = {}
+
+
 def load_sae(sae_id: str, model: SaifModel | None = None, device: str = "cpu", root: Path | None = None):
-    """Load an SAE by id (fp32, eval mode). With ``model``, check that it fits."""
+    """Load an SAE by id (fp32, eval mode), once per process and device: a retrained SAE
+    (new weights under the same id) is loaded afresh. With ``model``, check that it fits."""
+    spec = get_sae_spec(sae_id, root)
+    key = (sae_id, str(spec.path), device, sae_fingerprint(sae_id, root))
+    if key not in _LOADED:
+        _LOADED[key] = _load(spec, device)
+    sae = _LOADED[key]
+    if model is not None:
+        check_fits(sae, spec, model)
+    return sae
+
+
+def _load(spec: SAESpec, device: str):
     from sae_lens import SAE
 
-    spec = get_sae_spec(sae_id, root)
+    sae_id = spec.id
     if spec.source == "shipped":
         weights = spec.path / "sae_weights.safetensors"
         if not weights.exists():
             raise SAEError(f"SAE {sae_id}: {weights} is missing. Fix: `git checkout -- data/saes` or `make saes`.")
-        sae = SAE.load_from_disk(spec.path, device=device, dtype="float32")
+        try:
+            sae = SAE.load_from_disk(spec.path, device=device, dtype="float32")
+        except Exception as e:  # sae-lens raises many kinds for a damaged folder
+            raise SAEError(f"SAE {sae_id} in {spec.path} cannot be loaded ({type(e).__name__}: {e}). "
+                           "Fix: `git checkout -- data/saes` or retrain it with `make saes`.") from None
     else:
-        from .models import _hub_reachable
-
-        if not _hub_reachable():
+        if not assets.hub_reachable():
             raise SAEError(
                 f"SAE {sae_id} comes from the Hugging Face hub (sae-lens release {spec.release}), which "
                 "cannot be reached from here. Fix: run on a machine with hub access (the paper profile), "
@@ -150,8 +213,6 @@ def load_sae(sae_id: str, model: SaifModel | None = None, device: str = "cpu", r
         sae = SAE.from_pretrained(spec.release, spec.sae_id, device=device)
     sae.eval()
     sae.requires_grad_(False)
-    if model is not None:
-        check_fits(sae, spec, model)
     return sae
 
 
@@ -294,6 +355,7 @@ def read_text_file(path: str | Path) -> list[str]:
 
 
 __all__ = [
-    "SAEError", "SAESpec", "PAPER_SAES", "registry", "shipped_saes", "default_sae_id",
+    "SAEError", "SAESpec", "PAPER_SAES", "registry", "shipped_saes", "broken_saes", "sae_at", "saes_of",
+    "sae_root", "default_sae_id",
     "get_sae_spec", "load_sae", "check_fits", "sae_metrics", "read_text_file", "MODELS", "ModelError",
 ]

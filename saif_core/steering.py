@@ -16,13 +16,18 @@ import json
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
+from .atomic import write_text, write_with
+from .features import residuals
+from .models import hook_name
+
 POSITIONS = ("all", "generated")
+FORMAT_VERSION = 2  # 1: no format_version field (alpha and positions were taken from the file)
 
 
 class SteeringError(ValueError):
@@ -41,6 +46,8 @@ class SteeringVector:
 
     ``positions``: ``all`` adds it at every position (prompt and generated); ``generated``
     only where a new token is predicted: the last prompt token and every generated token.
+    ``alpha`` and ``positions`` are the defaults of ``apply`` and, in a run folder, what the
+    run applied; a pipeline passes its own to ``apply`` and never trusts a cached file's.
     """
 
     vector: torch.Tensor  # [d_model]
@@ -59,47 +66,56 @@ class SteeringVector:
 
     @property
     def hook(self) -> str:
-        return f"blocks.{self.layer}.hook_resid_post"
+        return hook_name(self.layer)
 
     def provenance(self) -> dict:
-        d = asdict(self)
+        d = {"format_version": FORMAT_VERSION, **asdict(self)}
         d.pop("vector")
         d["hook"] = self.hook
         d["norm"] = self.vector.norm().item()
         return d
 
     def save(self, path: str | Path) -> Path:
-        """Write ``path.safetensors`` and ``path.json``; return the json path."""
+        """Write ``path.safetensors`` and ``path.json`` (each atomically); return the json path."""
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file({"vector": self.vector.detach().float().cpu().contiguous()}, str(path.with_suffix(".safetensors")))
-        path.with_suffix(".json").write_text(json.dumps(self.provenance(), indent=1) + "\n")
+        tensors = {"vector": self.vector.detach().float().cpu().contiguous()}
+        write_with(path.with_suffix(".safetensors"), lambda tmp: save_file(tensors, tmp))
+        write_text(path.with_suffix(".json"), json.dumps(self.provenance(), indent=1) + "\n")
         return path.with_suffix(".json")
 
     @classmethod
     def load(cls, path: str | Path) -> "SteeringVector":
+        """Read a saved vector. Like sae-lens' ``cfg.json`` loader it keeps the known fields
+        and fills defaults for missing ones, so older files load; a damaged file raises
+        SteeringError naming it."""
         path = Path(path)
-        meta = json.loads(path.with_suffix(".json").read_text())
-        for derived in ("hook", "norm"):
-            meta.pop(derived, None)
-        return cls(vector=load_file(str(path.with_suffix(".safetensors")))["vector"], **meta)
+        try:
+            meta = json.loads(path.with_suffix(".json").read_text())
+            vector = load_file(str(path.with_suffix(".safetensors")))["vector"]
+        except (OSError, ValueError, KeyError) as e:  # safetensors raises a ValueError subclass
+            raise SteeringError(f"the steering vector {path}.json/.safetensors cannot be read ({type(e).__name__}: "
+                                f"{e}). Fix: delete both files; the run that made them rebuilds them.") from None
+        known = {f.name for f in fields(cls)} - {"vector"}
+        return cls(vector=vector, **{k: v for k, v in meta.items() if k in known})
 
     def _check(self, model) -> None:
         if model.id != self.model:
             raise SteeringError(f"this vector was built for {self.model}, not {model.id}. Fix: build one on {model.id}.")
         if self.vector.shape != (model.spec.d_model,):
             raise SteeringError(f"vector shape {tuple(self.vector.shape)} does not match d_model {model.spec.d_model}")
-        if self.positions not in POSITIONS:
-            raise SteeringError(f"positions must be one of {POSITIONS}, got {self.positions!r}")
 
     @contextmanager
-    def apply(self, model, alpha: float | Sequence[float] | None = None, layer: int | None = None) -> Iterator[None]:
-        """Add ``alpha * vector`` at ``blocks.{layer}.hook_resid_post`` of ``model.hf``
-        (default: the vector's own alpha and layer) while the block runs. ``alpha`` may be
-        one number per batch row (a sequence): row i gets ``alpha[i] * vector``, so one
-        batch can hold several strengths, as an alpha sweep needs."""
+    def apply(self, model, alpha: float | Sequence[float] | None = None, layer: int | None = None,
+              positions: str | None = None) -> Iterator[None]:
+        """Add ``alpha * vector`` at ``blocks.{layer}.hook_resid_post`` of ``model.hf`` at
+        ``positions`` (default: the vector's own alpha, layer and positions) while the block
+        runs. ``alpha`` may be one number per batch row (a sequence): row i gets
+        ``alpha[i] * vector``, so one batch can hold several strengths, as an alpha sweep needs."""
         self._check(model)
         layer = self.layer if layer is None else layer
+        positions = self.positions if positions is None else positions
+        if positions not in POSITIONS:
+            raise SteeringError(f"positions must be one of {POSITIONS}, got {positions!r}")
         if isinstance(alpha, (list, tuple)):
             scale = torch.tensor([check_alpha(a) for a in alpha], dtype=torch.float32)[:, None, None]
         else:
@@ -111,7 +127,7 @@ class SteeringVector:
             if rows is not None and resid.shape[0] != rows:
                 raise SteeringError(f"{rows} per-row alphas for a batch of {resid.shape[0]}. "
                                     "Fix: pass one alpha per prompt of the batch, or a single number.")
-            if self.positions == "all" or resid.shape[1] == 1:  # decoding steps see one new token
+            if positions == "all" or resid.shape[1] == 1:  # decoding steps see one new token
                 return resid + delta
             out = resid.clone()
             out[:, -1:] += delta  # prefill: only the last prompt token predicts a new token
@@ -156,8 +172,6 @@ def diff_means_vector(model, layer: int, pos_formatted: list[str], neg_formatted
                       normalize: bool = False, **provenance) -> SteeringVector:
     """The field's baseline: mean residual with the instruction minus without, at the
     last prompt token of the same layer."""
-    from .features import residuals
-
     return diff_means_from_residuals(model, layer, residuals(model, pos_formatted, layer),
                                      residuals(model, neg_formatted, layer), normalize, **provenance)
 
@@ -168,15 +182,15 @@ def diff_means_vector(model, layer: int, pos_formatted: list[str], neg_formatted
 @torch.no_grad()
 def generate(model, formatted: list[str], max_new_tokens: int = 64, batch_size: int = 32,
              steering: SteeringVector | None = None, alpha: float | Sequence[float] | None = None,
-             stop_at_eos: bool = True, repetition_penalty: float = 1.0) -> list[str]:
+             stop_at_eos: bool = True, repetition_penalty: float = 1.0, positions: str | None = None) -> list[str]:
     """Greedy, batched, left-padded generation with HF ``generate``; stops at end of turn
     (``stop_at_eos=False``: always ``max_new_tokens``, as the benchmark needs).
 
     Prompts are sorted by length so each batch pads little; outputs come back in input
     order, decoded without special tokens. With ``steering``, the vector is applied for
     the whole call, at ``alpha``: one number, or one per prompt (an alpha sweep in one
-    pass). ``repetition_penalty`` (HF's, 1.0 = off) applies to every condition alike
-    when set.
+    pass), at ``positions`` (None: the vector's own). ``repetition_penalty`` (HF's, 1.0 =
+    off) applies to every condition alike when set.
     """
     tok = model.tokenizer
     per_row = isinstance(alpha, (list, tuple))
@@ -187,7 +201,7 @@ def generate(model, formatted: list[str], max_new_tokens: int = 64, batch_size: 
     for b in range(0, len(order), batch_size):
         idx = order[b : b + batch_size]
         rows_alpha = [alpha[i] for i in idx] if per_row else alpha
-        ctx = steering.apply(model, rows_alpha) if steering is not None else nullcontext()
+        ctx = steering.apply(model, rows_alpha, positions=positions) if steering is not None else nullcontext()
         with ctx:
             ids, mask = model.pad([model.encode(formatted[i]) for i in idx])
             width = ids.shape[1]

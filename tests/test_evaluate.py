@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from saif_core import evaluate, langid
-from saif_core.evaluate import (
-    Verdict, accuracy, accuracy_by, add_judge_command, confusion_matrix, judge, normalise,
-    read_judge_records, wilson_interval,
-)
+from saif_core import data, evaluate, langid, text
+from saif_core.cli import add_judge_command, read_judge_records
+from saif_core.evaluate import Verdict, accuracy, accuracy_by, confusion_matrix, judge, wilson_interval
+from saif_core.text import normalise
 
 DATA = Path(__file__).parent / "data"
 AGREEMENT = [json.loads(line) for line in (DATA / "judge_agreement.jsonl").open(encoding="utf-8")]
@@ -53,7 +52,7 @@ def test_every_verdict_has_a_reason_and_serialisable_details(case):
 
 
 def test_docstring_examples_run():
-    for module in (evaluate, langid):
+    for module in (evaluate, langid, text):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.attempted > 5 and result.failed == 0, module.__name__
 
@@ -94,9 +93,9 @@ def test_translation_length_ratio_is_the_only_problem():
 
 
 def test_label_line_is_stripped_only_where_the_rubric_allows():
-    assert normalise("Translation: Le chat.", evaluate._TRANSLATION_LABELS) == "Le chat."
+    assert normalise("Translation: Le chat.", text.TRANSLATION_LABELS) == "Le chat."
     assert normalise("Translation: Le chat.") == "Translation: Le chat."  # keyword task: kept
-    assert normalise("Here is the translation: Le chat.", evaluate._TRANSLATION_LABELS).startswith("Here")
+    assert normalise("Here is the translation: Le chat.", text.TRANSLATION_LABELS).startswith("Here")
     assert normalise("«  Le chat.  »") == "Le chat."
 
 
@@ -123,6 +122,12 @@ def test_unknown_task_and_missing_keyword_are_clear_errors():
         judge("translate_de", "a", "b")
     with pytest.raises(ValueError, match="needs the keyword"):
         judge("keyword", "a", "b")
+
+
+def test_tasks_and_target_languages_are_defined_once():
+    assert evaluate.TASKS is data.TASK_IDS and evaluate.TARGET_LANGUAGE is data.TARGET_LANGUAGE
+    for task in data.TASK_IDS:  # the task files agree with the map
+        assert data.get_task(task).target_lang == data.TARGET_LANGUAGE.get(task), task
 
 
 def test_judge_is_deterministic():
@@ -218,10 +223,7 @@ def test_read_judge_records_skips_blank_lines():
 
 
 def test_saif_console_script_runs_judge(tmp_path):
-    """Through the real ``saif`` entry point, when cli.py has wired the command."""
-    cli = Path(evaluate.__file__).with_name("cli.py")
-    if "add_judge_command" not in cli.read_text(encoding="utf-8"):
-        pytest.skip("saif_core/cli.py does not register `saif judge` yet")
+    """Through the real ``saif`` entry point."""
     path = tmp_path / "in.jsonl"
     path.write_text(json.dumps({"task": "keyword", "source": "s", "response": "We swam in the river all day.",
                                 "keyword": "river"}) + "\n", encoding="utf-8")
@@ -239,8 +241,6 @@ def test_saif_console_script_runs_judge(tmp_path):
     ("translate_zh", "我们明天去公园我们明天去公园我们明天去公园我们明天去公园"),
 ])
 def test_unspaced_repetition_is_never_strict(task, response):
-    from saif_core.evaluate import judge
-
     verdict = judge(task, "We are going to the park tomorrow with my sister.", response)
     assert verdict.label != "strict", verdict.reason
     assert "repetition loop" in verdict.reason
@@ -255,7 +255,5 @@ def test_unspaced_repetition_is_never_strict(task, response):
      "Nous allons au parc demain avec ma sœur. Nous allons au parc demain avec ma sœur.", "loose"),
 ])
 def test_degenerate_loops_fail_translation(response, label):
-    from saif_core.evaluate import judge
-
     verdict = judge("translate_fr", "We are going to the park tomorrow with my sister.", response)
     assert verdict.label == label, verdict.reason

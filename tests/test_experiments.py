@@ -17,7 +17,7 @@ def sae_root(tmp_path, monkeypatch):
     root = tmp_path / "saes"
     make_sae(root)  # identity SAE at layer 29 of SmolLM2
     make_sae(root, layer=23)  # and at its steering layer
-    monkeypatch.setattr(saes, "SAE_ROOT", root)
+    monkeypatch.setenv("SAIF_SAES", str(root))
     return root
 
 
@@ -33,15 +33,15 @@ def test_hash_is_stable_and_field_sensitive():
 @pytest.mark.parametrize("cfg, error, match", [
     (RunConfig(task="translate_de"), DataError, "translate_de"),
     (RunConfig(model="gpt-17"), ModelError, "unknown model id"),
-    (RunConfig(k=0), ConfigError, "k must be at least 1"),
-    (RunConfig(alpha=math.nan), ConfigError, "alpha=nan is not a finite number"),
+    (RunConfig(k=0), ConfigError, r"k \(--k\) must be a whole number >= 1"),
+    (RunConfig(alpha=math.nan), ConfigError, r"alpha \(--alpha\)=nan is not a finite number"),
     (RunConfig(alpha=math.inf), ConfigError, "not a finite number"),
-    (RunConfig(layer=30), ConfigError, "layer 30 is out of range.*0..29"),
+    (RunConfig(layer=30), ConfigError, r"layer \(--layer\)=30 is out of range.*0..29"),
     (RunConfig(layer=3), ConfigError, "no SAE of smollm2-135m-instruct at layer 3"),
-    (RunConfig(placement="middle"), ConfigError, "placement='middle'"),
+    (RunConfig(placement="middle"), ConfigError, r"placement \(--placement\)='middle'"),
     (RunConfig(conditions=("steered", "unsteered")), ConfigError, "conditions"),
     (RunConfig(contents="/nonexistent.jsonl"), ConfigError, "does not exist"),
-    (RunConfig(repetition_penalty=0.0), ConfigError, "repetition_penalty=0.0 must be a finite number > 0"),
+    (RunConfig(repetition_penalty=0.0), ConfigError, r"repetition_penalty \(--repetition-penalty\) must be > 0"),
 ])
 def test_bad_configs_are_refused_before_anything_is_written(sae_root, tmp_path, cfg, error, match):
     with pytest.raises(error, match=match):

@@ -9,7 +9,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from saif_core.evaluate import add_judge_command
+from saif_core import evaluate
+from saif_core.cli import add_judge_command
+from saif_core.evaluate import judge
 from saif_core.llm_judge import LLMJudge, agreement_report, build_messages, cache_key, parse_verdict
 
 # The fake model's verdicts, keyed by a word of the response it is shown.
@@ -155,3 +157,29 @@ def test_build_messages_checks_task_and_keyword():
     with pytest.raises(ValueError, match="needs the keyword"):
         build_messages("keyword", "a", "b")
     assert "Chinese" in build_messages("translate_zh", "a", "b")[1]["content"]
+
+
+@pytest.mark.parametrize("constant, value, task, before, after", [
+    ("MAX_TRANSLATION_RATIO", 6.0, "translate_fr", "at most 3 times", "at most 6 times"),
+    ("MIN_KEYWORD_WORDS", 7, "keyword", "at least 5 words", "at least 7 words"),
+    ("MIN_SUMMARY_WORDS", 4, "summarize", "fewer than 3 words", "fewer than 4 words"),
+    ("MAX_SUMMARY_RATIO_FAIL", 0.8, "summarize", "at least 90% of the source", "at least 80% of the source"),
+    ("MIN_OVERLAP_FAIL", 0.25, "summarize", "fewer than 30% of its", "fewer than 25% of its"),
+    ("MAX_SUMMARY_RATIO_STRICT", 0.4, "summarize", "at most 50% of the source", "at most 40% of the source"),
+    ("MIN_OVERLAP_STRICT", 0.6, "summarize", "at least 50% of its", "at least 60% of its"),
+])
+def test_llm_prompt_is_built_from_the_rule_judges_thresholds(monkeypatch, constant, value, task, before, after):
+    """A threshold is written once (saif_core.evaluate): changing it changes the LLM judge's prompt."""
+    prompt = build_messages(task, "a source", "a response", "river")[1]["content"]
+    assert before in prompt and after not in prompt
+    monkeypatch.setattr(evaluate, constant, value)
+    prompt = build_messages(task, "a source", "a response", "river")[1]["content"]
+    assert after in prompt and before not in prompt
+
+
+def test_rule_judge_and_llm_prompt_follow_the_same_constant(monkeypatch):
+    source, response = "Good night.", "Bonne nuit, dors bien et fais de beaux rêves, mon petit."  # ratio 5.5
+    assert judge("translate_fr", source, response).label == "loose"
+    monkeypatch.setattr(evaluate, "MAX_TRANSLATION_RATIO", 6.0)
+    assert judge("translate_fr", source, response).label == "strict"
+    assert "at most 6 times" in build_messages("translate_fr", source, response)[1]["content"]

