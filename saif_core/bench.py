@@ -22,6 +22,7 @@ import time
 import torch
 
 from . import data
+from .features import encode_prompts
 from .steering import SteeringVector, generate
 
 
@@ -46,8 +47,6 @@ def contention_warning(load: float, threads: int, cores: int) -> str | None:
 
 def run_bench(model, sae=None, layer: int | None = None, batch_size: int = 32, max_new_tokens: int = 64,
               repeats: int = 3, alpha: float = 4.0) -> dict:
-    from .features import encode_prompts
-
     layer = model.spec.steer_layer if layer is None else layer
     load_before = os.getloadavg()[0]
     items = data.split("translate_fr", "evaluation")[:batch_size]

@@ -13,11 +13,14 @@ import argparse
 import json
 import sys
 
+from .bench import run_bench
 from .doctor import print_report, run_doctor
 from .evaluate import TASKS, accuracy_by, judge, judge_records
+from .experiments import RunConfig, eval_items, run, validate, with_alpha
 from .llm_judge import LLMJudge, agreement_report
-from .models import DEFAULT_MODEL, ModelError
-from .saes import SAEError
+from .models import DEFAULT_MODEL, ModelError, load_model
+from .notebook_runner import run_all
+from .saes import SAEError, default_sae_id, get_sae_spec, load_sae, read_text_file, sae_metrics
 
 
 def cmd_doctor(args) -> int:
@@ -27,9 +30,6 @@ def cmd_doctor(args) -> int:
 
 
 def cmd_sae_eval(args) -> int:
-    from .models import load_model
-    from .saes import default_sae_id, get_sae_spec, load_sae, read_text_file, sae_metrics
-
     texts = read_text_file(args.text_file)[: args.max_docs]
     sae_id = args.sae or default_sae_id(args.model)
     spec = get_sae_spec(sae_id)
@@ -46,8 +46,6 @@ def cmd_sae_eval(args) -> int:
 
 
 def cmd_figures(args) -> int:
-    from .notebook_runner import run_all
-
     timings = run_all(only=args.only or None)
     if timings:
         print(f"{len(timings)} notebook(s) in {sum(timings.values()) / 60:.1f} min; figures in figures/")
@@ -55,8 +53,6 @@ def cmd_figures(args) -> int:
 
 
 def cmd_steer(args) -> int:
-    from .experiments import RunConfig, run, with_alpha
-
     if args.alpha != "auto":
         try:
             float(args.alpha)
@@ -65,6 +61,7 @@ def cmd_steer(args) -> int:
     cfg = RunConfig(model=args.model, sae=args.sae, task=args.task, placement=args.placement, layer=args.layer,
                     k=args.k, contents=args.contents, n_eval=args.n, max_new_tokens=args.max_new_tokens,
                     vector=args.vector, seed=args.seed, repetition_penalty=args.repetition_penalty)
+    eval_items(validate(cfg))  # every input checked before the dev sweep loads a model
     cfg, dev = with_alpha(cfg, args.alpha, progress=not args.json)
     s = run(cfg, progress=not args.json)
     out = {"n": s["n"], "latents": s["latents"], "key": s["key"], "task": cfg.task, "alpha": cfg.alpha, "k": cfg.k,
@@ -77,10 +74,6 @@ def cmd_steer(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import run_bench
-    from .models import load_model
-    from .saes import SAEError, default_sae_id, load_sae
-
     model = load_model(args.model)
     try:
         sae = load_sae(default_sae_id(model.id), model)

@@ -15,7 +15,9 @@ Three sources, every document formatted exactly as the model will see it:
 
 Documents are grouped by the content item (or seed prompt) they come from, and the
 held-out split is drawn by group, seeded: no held-out content appears in training in
-any formatting.
+any formatting. Tasks, variants and contents come from ``saif_core.data``; a model is
+only passed in (anything with ``format_prompt``, ``format_turn`` and ``encode``, such as
+``models.SaifModel``), never imported.
 
 Example:
     >>> from saif_core.corpus import task_prompts
@@ -27,13 +29,19 @@ import hashlib
 import json
 import random
 from pathlib import Path
+from typing import Protocol
 
-REPO = Path(__file__).resolve().parent.parent
-TASKS_DIR = REPO / "data" / "tasks"
-CONTENTS_DIR = REPO / "data" / "contents"
-CORPUS_DIR = REPO / "data" / "saes" / "corpus"
-GENERATED_FILE = CORPUS_DIR / "generated.jsonl"
+from . import data, paths
+
 LANGS = ("en", "fr", "zh", "es", "de")
+PLACEMENTS = ("pre", "post")  # in this order: the seeded draws of every corpus version depend on it
+# Bump when the corpus or its split changes: shipped SAEs trained on another corpus
+# version are retrained by ``make saes`` (no --force needed, so a resumed run never
+# retrains what it already shipped).
+CORPUS_VERSION = 2
+# Every instruction variant of every content item (20 per task): with 12 the corpus held
+# 1.84M training tokens, short of the 2M the last-layer SAEs train on.
+TASK_VARIANTS_PER_ITEM = 20
 
 # Open-ended seed prompts (original text written for this project): the topics are
 # crossed with per-language templates, so every language gets every topic.
@@ -75,6 +83,17 @@ TEMPLATES = {
 }
 
 
+class Model(Protocol):
+    """What the corpus needs of a model (``models.SaifModel`` has it)."""
+
+    def format_prompt(self, prompt: str) -> str: ...
+    def format_turn(self, prompt: str, response: str | None = None) -> str: ...
+    def encode(self, formatted: str) -> list[int]: ...
+
+
+# ---------------------------------------------------------------- prompts
+
+
 def seed_prompts() -> list[dict]:
     """The open-ended seed prompts: 20 topics x 5 templates x 5 languages."""
     out = []
@@ -86,73 +105,176 @@ def seed_prompts() -> list[dict]:
     return out
 
 
-def load_tasks() -> list[dict]:
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(TASKS_DIR.glob("*.json"))]
-
-
-def load_contents() -> dict[str, list[dict]]:
-    """``{file stem: [items]}`` for every ``data/contents/*.jsonl``."""
-    out = {}
-    for p in sorted(CONTENTS_DIR.glob("*.jsonl")):
-        out[p.stem] = [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return out
-
-
-def place(instruction: str, content: str, placement: str) -> str:
-    """The SAIF prompt: instruction before (``pre``) or after (``post``) the content."""
-    return f"{instruction}\n\n{content}" if placement == "pre" else f"{content}\n\n{instruction}"
+def tasks() -> list[data.Task]:
+    """Every task, by id in sorted order (the order the seeded draws below go through)."""
+    return [data.get_task(t) for t in sorted(data.TASK_IDS)]
 
 
 def task_prompts(seed: int = 0, variants_per_item: int = 6) -> list[dict]:
-    """Prompts of every task: each content item with ``variants_per_item`` variants
-    drawn at random (seeded), each in a random placement. Items without a keyword are
-    skipped for ``{keyword}`` variants. Empty when the task data is not there yet."""
+    """Prompts of every task: each of its content items (``data.task_contents``) with
+    ``variants_per_item`` variants drawn at random (seeded), each in a random placement.
+    Items without a keyword are skipped for ``{keyword}`` variants."""
     rng = random.Random(seed)
-    contents = load_contents()
     docs = []
-    for task in load_tasks():
-        spec = task.get("contents", {})
-        items = contents.get(spec.get("file", ""), [])
-        if not items:  # fall back to every content file
-            items = [it for v in contents.values() for it in v]
-        exclude = set(spec.get("exclude_langs", []))
-        variants = task["variants"]
-        for item in items:
-            if item.get("lang") in exclude:
-                continue
-            for v in rng.sample(variants, min(variants_per_item, len(variants))):
-                text = v["text"]
-                if "{keyword}" in text:
-                    if not item.get("keyword"):
-                        continue
-                    text = text.replace("{keyword}", item["keyword"])
-                placement = rng.choice(["pre", "post"])
+    for task in tasks():
+        for item in data.task_contents(task):
+            for v in rng.sample(task.variants, min(variants_per_item, len(task.variants))):
+                if data.KEYWORD_SLOT in v.text and not item.keyword:
+                    continue
+                placement = rng.choice(PLACEMENTS)
                 docs.append({
-                    "prompt": place(text, item["text"], placement), "lang": item.get("lang", "en"),
-                    "instruction_lang": v.get("lang"), "group": f"content/{item['id']}",
-                    "source": "task_prompt", "task": task["id"], "placement": placement,
-                    "id": f"{task['id']}/{item['id']}/{variants.index(v)}/{placement}",
+                    "prompt": data.join(item.text, v.fill(item.keyword), placement), "lang": item.lang or "en",
+                    "instruction_lang": v.lang, "group": f"content/{item.id}",
+                    "source": "task_prompt", "task": task.id, "placement": placement,
+                    "id": f"{task.id}/{item.id}/{task.variants.index(v)}/{placement}",
                 })
     return docs
 
 
 def plain_contents() -> list[dict]:
+    """Every content item once (by text), as bare text."""
     seen, docs = set(), []
-    for items in load_contents().values():
-        for it in items:
-            if it["text"] in seen:
-                continue
-            seen.add(it["text"])
-            docs.append({"text": it["text"], "lang": it.get("lang", "en"), "group": f"content/{it['id']}",
-                         "source": "plain", "id": f"plain/{it['id']}"})
+    for it in data.all_contents().values():
+        if it.text in seen:
+            continue
+        seen.add(it.text)
+        docs.append({"text": it.text, "lang": it.lang or "en", "group": f"content/{it.id}",
+                     "source": "plain", "id": f"plain/{it.id}"})
     return docs
+
+
+def generation_prompts(seed: int = 0, n_task: int = 600) -> list[dict]:
+    """What the default model generated the ``generated`` part from: the seed prompts plus
+    a seeded sample of the task prompts."""
+    rng = random.Random(seed)
+    prompts = task_prompts(seed=seed)
+    rng.shuffle(prompts)
+    return seed_prompts() + [{**t, "source": "task_prompt"} for t in prompts[:n_task]]
+
+
+def generated_file() -> Path:
+    return paths.corpus_dir() / "generated.jsonl"
+
+
+def read_generated(path: Path | None = None) -> list[dict]:
+    """The committed generations (``generated_file()``), ``[]`` when there are none yet."""
+    path = Path(path) if path is not None else generated_file()
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+# ---------------------------------------------------------------- documents
+
+
+def format_doc(model: Model, prompt: str | None, response: str | None = None, text: str | None = None) -> str:
+    """The text the model sees: a formatted prompt (with its response: the user and assistant
+    turns as the model's template writes them, end of turn included), or plain ``text``."""
+    return text if prompt is None else model.format_turn(prompt, response)
+
+
+def build_documents(model: Model, seed: int = 0) -> list[dict]:
+    """Every candidate document (formatted), with its source, language and group.
+
+    Generated responses are also used as contents of the task prompts (every task's
+    instruction variants applied to them), next to ``data/contents``."""
+    docs = []
+    gen = read_generated()
+    for g in gen:
+        docs.append({"text": format_doc(model, g["prompt"], g["response"]), "source": "generated",
+                     "lang": g["lang"], "group": g["group"], "id": "gen/" + g["id"]})
+    for d in task_prompts(seed=seed, variants_per_item=TASK_VARIANTS_PER_ITEM):
+        docs.append({"text": format_doc(model, d["prompt"]), "source": "task_prompt", "lang": d["lang"],
+                     "group": d["group"], "id": d["id"], "task": d["task"], "placement": d["placement"]})
+    # generated responses as contents of every task (keyword tasks need a keyword: skipped)
+    rng = random.Random(seed + 1)
+    gen_items = [g for g in gen if g.get("source") == "seed_prompt" and len(g["response"]) > 20]
+    for task in tasks():
+        if task.needs_keyword:
+            continue
+        for g in gen_items:
+            if g["lang"] in task.exclude_langs:
+                continue
+            for v in rng.sample(task.variants, min(3, len(task.variants))):
+                pl = rng.choice(PLACEMENTS)
+                docs.append({"text": format_doc(model, data.join(g["response"], v.text, pl)),
+                             "source": "task_prompt_generated_content", "lang": g["lang"], "group": g["group"],
+                             "id": f"{task.id}/gen/{g['id']}/{task.variants.index(v)}/{pl}",
+                             "task": task.id, "placement": pl})
+    return docs + plain_contents()
+
+
+def split_corpus(model: Model, target_tokens: int, max_len: int = 256, seed: int = 0,
+                 heldout_fraction: float = 0.05, heldout_max_docs: int = 600):
+    """Tokenize a seeded sample of the documents up to ``target_tokens`` training tokens
+    and split by group. Returns ``(train_docs, heldout_docs, stats)``; each doc gets
+    ``ids`` (truncated to ``max_len``)."""
+    docs = build_documents(model, seed)
+    if not docs:
+        raise RuntimeError("the corpus is empty: no generations, tasks or contents found")
+    rng = random.Random(seed)
+    rng.shuffle(docs)
+    # each source gets its documents in turn until the budget is met, generated text first
+    train, heldout, n_train = [], [], 0
+    order = {"generated": 0, "plain": 1, "task_prompt": 2, "task_prompt_generated_content": 2}
+    docs.sort(key=lambda d: order.get(d["source"], 3))
+    held_groups = heldout_groups(docs, heldout_fraction, seed)
+    for d in docs:
+        if d["group"] in held_groups:
+            if len(heldout) < heldout_max_docs:
+                d["ids"] = model.encode(d["text"])[:max_len]
+                heldout.append(d)
+            continue
+        if n_train >= target_tokens:
+            continue
+        d["ids"] = model.encode(d["text"])[:max_len]
+        if len(d["ids"]) < 2:
+            continue
+        train.append(d)
+        n_train += len(d["ids"]) - 1  # position 0 is not trained on
+    # more held-out documents from the held-out groups (other instruction variants and
+    # placements), so that rare latents get a chance to fire: the training set is unchanged
+    seen = {d["text"] for d in heldout}
+    extra = [d for d in task_prompts(seed=seed + 1, variants_per_item=20) if d["group"] in held_groups]
+    random.Random(seed + 2).shuffle(extra)
+    for d in extra:
+        if len(heldout) >= heldout_max_docs:
+            break
+        text = format_doc(model, d["prompt"])
+        if text in seen:
+            continue
+        seen.add(text)
+        heldout.append({"text": text, "source": "task_prompt", "lang": d["lang"], "group": d["group"],
+                        "id": d["id"], "ids": model.encode(text)[:max_len]})
+    return train, heldout, corpus_stats(train, heldout)
+
+
+def corpus_stats(train: list[dict], heldout: list[dict]) -> dict:
+    """Documents and tokens (position 0 excluded) per source/language, and the totals."""
+    def table(docs):
+        by = {}
+        for d in docs:
+            row = by.setdefault(f"{d['source']}/{d['lang']}", {"docs": 0, "tokens": 0})
+            row["docs"] += 1
+            row["tokens"] += len(d["ids"]) - 1
+        return dict(sorted(by.items()))
+
+    return {"train": table(train), "heldout": table(heldout),
+            "train_tokens": sum(len(d["ids"]) - 1 for d in train),
+            "heldout_tokens": sum(len(d["ids"]) - 1 for d in heldout)}
+
+
+# ---------------------------------------------------------------- the held-out split
 
 
 def is_heldout(group: str, fraction: float, seed: int) -> bool:
     """Whether a group is held out: a seeded hash of its name, so the split of a group
     does not change when other documents are added to the corpus."""
-    digest = hashlib.sha256(f"{seed}:{group}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < fraction
+    return int.from_bytes(_group_hash(group, seed)[:8], "big") / 2**64 < fraction
+
+
+def _group_hash(group: str, seed: int) -> bytes:
+    return hashlib.sha256(f"{seed}:{group}".encode()).digest()
 
 
 def heldout_groups(docs: list[dict], fraction: float, seed: int) -> set[str]:
@@ -166,18 +288,8 @@ def heldout_groups(docs: list[dict], fraction: float, seed: int) -> set[str]:
     strata: dict[str, list[str]] = {}
     for group, ls in langs.items():
         strata.setdefault(next(iter(ls)) if len(ls) == 1 else "multi", []).append(group)
-
-    def h(g):
-        return hashlib.sha256(f"{seed}:{g}".encode()).digest()
-
     held = set()
     for groups in strata.values():
-        groups.sort(key=h)
+        groups.sort(key=lambda g: _group_hash(g, seed))
         held.update(groups[: max(1, round(fraction * len(groups)))])
     return held
-
-
-def read_generated(path: Path = GENERATED_FILE) -> list[dict]:
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -11,14 +11,15 @@ several-fold.
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from pathlib import Path
 
-from .plots import FIGURES  # honours SAIF_FIGURES
+import papermill as pm
 
-REPO = Path(__file__).resolve().parent.parent
-NOTEBOOKS = REPO / "notebooks"
+from . import paths
+from .paths import NOTEBOOKS, REPO
 
 
 def numbered_notebooks(folder: Path = NOTEBOOKS, only: list[str] | None = None) -> list[Path]:
@@ -30,17 +31,14 @@ def numbered_notebooks(folder: Path = NOTEBOOKS, only: list[str] | None = None) 
 
 def run_all(only: list[str] | None = None, parameters: dict | None = None, kernel: str = "python3") -> dict[str, float]:
     """Execute the series in place; return seconds per notebook."""
-    import logging
-
-    import papermill as pm
-
     books = numbered_notebooks(only=only)
-    FIGURES.mkdir(exist_ok=True)
+    figures = paths.figures_root()
+    figures.mkdir(exist_ok=True)
     if not books:
         print(f"no numbered notebooks in {NOTEBOOKS}: nothing to regenerate yet")
         return {}
     log = logging.getLogger("papermill")
-    handler = logging.FileHandler(FIGURES / "figures.log", mode="w")
+    handler = logging.FileHandler(figures / "figures.log", mode="w")
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     timings = {}
@@ -60,17 +58,15 @@ def run_all(only: list[str] | None = None, parameters: dict | None = None, kerne
     finally:
         log.removeHandler(handler)
         handler.close()
-    write_timings(FIGURES / "timings.json", timings, store)
-    if FIGURES == REPO / "figures":
+    write_timings(figures / "timings.json", timings, store)
+    if figures == REPO / "figures":
         update_readme_gallery()
     return timings
 
 
 def store_state(results: Path | None = None) -> str:
     """``cold`` when the results store holds no file yet, else ``warm``."""
-    from .experiments import RESULTS
-
-    root = results or RESULTS
+    root = results or paths.results_root()
     return "warm" if root.exists() and any(p.is_file() for p in root.rglob("*")) else "cold"
 
 
@@ -110,8 +106,10 @@ def _verdict(summary: dict | None) -> str:
     return {True: "holds", False: "does not hold", None: "not testable yet"}.get(holds, str(holds))
 
 
-def claims(figures: Path = FIGURES) -> list[dict]:
+def claims(figures: Path | None = None) -> list[dict]:
     """The paper's headline claims with this project's verdicts, read from the figure summaries."""
+    figures = figures or paths.figures_root()
+
     def load(name):
         p = figures / f"{name}.json"
         return json.loads(p.read_text()) if p.exists() else None
@@ -158,9 +156,10 @@ def _scales_evidence(f5: dict | None, f7: dict | None) -> list[str]:
     return out
 
 
-def update_readme_gallery(readme: Path = REPO / "README.md", figures: Path = FIGURES) -> bool:
+def update_readme_gallery(readme: Path = paths.README, figures: Path | None = None) -> bool:
     """Rewrite the README's gallery and claims table (between the gallery markers) from
     the figure summaries; returns whether the README has the markers."""
+    figures = figures or paths.figures_root()
     text = readme.read_text(encoding="utf-8")
     if START not in text or END not in text:
         return False

@@ -1,5 +1,6 @@
 """Shared fixtures. Tests never touch the network: the hub is marked offline."""
 import os
+from types import SimpleNamespace
 
 import pytest
 
@@ -19,3 +20,62 @@ def gemma():
     from saif_core.models import load_model
 
     return load_model("gemma-3-270m", device="cpu")
+
+
+# ---------------------------------------------------------------- the tiny random model
+# A 3-layer random Llama with a real (tiny, offline-trained) tokenizer and ChatML template:
+# every hook, capture, steering and pipeline path runs on it in milliseconds, so those
+# tests are not `slow`. See tests/tiny_model.py.
+
+TINY_ID = "tiny-llama"
+TINY_LAYERS, TINY_D, TINY_STEER_LAYER = 3, 64, 1
+
+
+@pytest.fixture(scope="session")
+def tiny_llama_dir(tmp_path_factory):
+    """The tiny model's checkpoint folder (save_pretrained layout), built once per session."""
+    from tiny_model import build_tiny_llama, skip_unless_tl_safe
+
+    folder = tmp_path_factory.mktemp("tiny_ckpt") / "model"
+    skip_unless_tl_safe(folder)
+    return build_tiny_llama(folder, n_layers=TINY_LAYERS, d_model=TINY_D)
+
+
+@pytest.fixture(scope="module")
+def tiny_llama(tiny_llama_dir):
+    """The tiny model registered as ``tiny-llama`` (source "local") and loaded on CPU through
+    ``models.load_model``; unregistered after the module, so other modules never see it."""
+    from tiny_model import unregister
+
+    from saif_core import models
+
+    models.register_model(models.ModelSpec(
+        id=TINY_ID, source="local", tl_name=None, hf_name=str(tiny_llama_dir), n_layers=TINY_LAYERS,
+        d_model=TINY_D, chat=True, steering_layer=TINY_STEER_LAYER, notes="tests: tiny random Llama"))
+    try:
+        yield models.load_model(TINY_ID, device="cpu")
+    finally:
+        unregister(TINY_ID)
+
+
+@pytest.fixture(scope="session")
+def tiny_sae_root(tmp_path_factory):
+    """An SAE root holding an identity SAE of the tiny model at its steering layer."""
+    from sae_factory import make_sae
+
+    root = tmp_path_factory.mktemp("tiny_saes")
+    sae_id = make_sae(root, model=TINY_ID, layer=TINY_STEER_LAYER, d_in=TINY_D, kind="identity")
+    return SimpleNamespace(root=root, sae_id=sae_id)
+
+
+@pytest.fixture
+def tiny_env(tiny_llama, tiny_sae_root, tmp_path, monkeypatch):
+    """The tiny model plus the package pointed at its SAE root and a scratch results store."""
+    from saif_core import experiments, saes
+
+    results = tmp_path / "results"
+    monkeypatch.setenv("SAIF_SAES", str(tiny_sae_root.root))
+    monkeypatch.setattr(saes, "SAE_ROOT", tiny_sae_root.root, raising=False)  # until saes reads paths.sae_root()
+    monkeypatch.setenv("SAIF_RESULTS", str(results))
+    monkeypatch.setattr(experiments, "RESULTS", results, raising=False)  # until experiments reads paths.results_root()
+    return SimpleNamespace(model=tiny_llama, sae_root=tiny_sae_root.root, sae_id=tiny_sae_root.sae_id, results=results)

@@ -13,6 +13,8 @@ RANK = {
     "assets": 2, "corpus": 2,
     "models": 3,
     "saes": 4, "sae_metrics": 4,
+    # side branch: the SAE training pipeline, beside the steering pipeline (never imports it)
+    "sae_training": 4.5, "sae_shipping": 4.5, "train_saes": 4.6,
     "features": 5,
     "steering": 6,
     "text": 7, "langid": 7,
@@ -20,8 +22,8 @@ RANK = {
     "llm_judge": 9, "quality": 9,
     "config": 10, "store": 10,
     "experiments": 11,
-    "plots": 12, "sae_training": 12, "sae_shipping": 12,
-    "studies": 13, "train_saes": 13,
+    "plots": 12,
+    "studies": 13,
     # entry points: import anything, imported by no library module
     "doctor": 20, "bench": 20, "notebook_runner": 20, "cli": 21, "__init__": 22, "__main__": 22,
 }

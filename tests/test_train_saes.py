@@ -1,11 +1,12 @@
 """The SAE training path end to end on a tiny budget: corpus -> cached activations ->
 sae-lens SAETrainer -> shipped fp16 folder -> load by id -> held-out metrics. Offline."""
 import json
+from pathlib import Path
 
 import pytest
 import torch
 
-from saif_core import corpus, saes
+from saif_core import corpus, sae_training, saes
 from saif_core import train_saes as T
 
 
@@ -14,6 +15,14 @@ def test_corpus_covers_the_languages_and_both_placements():
     assert {d["lang"] for d in docs} >= set(corpus.LANGS)
     assert {d["placement"] for d in docs} == {"pre", "post"}
     assert len(corpus.seed_prompts()) == 20 * 5 * len(corpus.LANGS)
+
+
+def test_format_doc_of_a_chat_model_is_its_template_of_both_turns(tiny_llama):
+    turns = [{"role": "user", "content": "Bonjour."}, {"role": "assistant", "content": "Hello there."}]
+    assert corpus.format_doc(tiny_llama, "Bonjour.", "Hello there.") == tiny_llama.tokenizer.apply_chat_template(
+        turns, tokenize=False)
+    assert corpus.format_doc(tiny_llama, "Bonjour.") == tiny_llama.format_prompt("Bonjour.")
+    assert corpus.format_doc(tiny_llama, None, text="plain text") == "plain text"
 
 
 def test_heldout_split_is_by_group_and_stable():
@@ -35,9 +44,9 @@ def test_heldout_groups_are_stratified_by_language():
 
 def test_activation_batches_resume_where_they_stopped():
     acts = torch.arange(10, dtype=torch.float16)[:, None]
-    a = T.ActivationBatches(acts, 4, seed=1)
+    a = sae_training.ActivationBatches(acts, 4, seed=1)
     first = [next(a) for _ in range(5)]  # crosses two epoch boundaries
-    b = T.ActivationBatches(acts, 4, seed=1, start=8)
+    b = sae_training.ActivationBatches(acts, 4, seed=1, start=8)
     assert torch.equal(next(b), first[2])
     epoch = torch.cat(first)[:10].flatten().sort().values
     assert torch.equal(epoch, torch.arange(10, dtype=torch.float32))
@@ -46,18 +55,18 @@ def test_activation_batches_resume_where_they_stopped():
 def test_train_resumes_after_a_kill(tmp_path, monkeypatch):
     acts = torch.randn(2048, 16).to(torch.float16)
     s = T.SAETrainSettings(model="toy", layer=0, d_sae=32, tokens=2048, k=4, batch_size=128)
-    real_next = T.ActivationBatches.__next__
+    real_next = sae_training.ActivationBatches.__next__
 
     def dies_after_10_steps(self):
         if self.pos >= 128 * 10:
             raise KeyboardInterrupt
         return real_next(self)
 
-    monkeypatch.setattr(T.ActivationBatches, "__next__", dies_after_10_steps)
+    monkeypatch.setattr(sae_training.ActivationBatches, "__next__", dies_after_10_steps)
     with pytest.raises(KeyboardInterrupt):
         T.train_sae(acts, s, tmp_path, context_size=8, prepend_bos=False, log_every=1, ckpt_every_s=0)
     assert (tmp_path / "latest" / "trainer_state.pt").exists()
-    monkeypatch.setattr(T.ActivationBatches, "__next__", real_next)
+    monkeypatch.setattr(sae_training.ActivationBatches, "__next__", real_next)
     sae, hist, _ = T.train_sae(acts, s, tmp_path, context_size=8, prepend_bos=False, log_every=1, ckpt_every_s=0)
     steps = [h["step"] for h in hist]
     assert steps == sorted(set(steps)) and hist[-1]["tokens"] == 2048
@@ -111,3 +120,15 @@ def test_plan_status_lists_missing_and_stale_saes(tmp_path):
     (folder / "metrics.json").write_text(f'{{"corpus_version": {T.CORPUS_VERSION}}}')
     assert "gemma-3-270m" not in T.plan_status(tmp_path).split("Dead fractions")[0]
 
+
+
+def test_the_command_line_maps_onto_the_settings():
+    s, readme_only = T.settings_from_args(["--model", "gemma-3-270m", "--layers", "17", "--widths", "8x", "--k", "32",
+                                           "--no-generate", "--out", "somewhere", "--cache-precision", "fp32"])
+    assert not readme_only
+    assert s == T.TrainSAEsSettings(model="gemma-3-270m", layers=[17], widths=["8x"], k=32, generate=False,
+                                    out=Path("somewhere"), cache_precision="fp32")
+    assert T.settings_from_args([]) == (T.TrainSAEsSettings(), False)
+    assert T.settings_from_args(["--readme"])[1]
+    # the SAE defaults come from SAETrainSettings, not a second copy
+    assert (T.TrainSAEsSettings().k, T.TrainSAEsSettings().batch_size) == (T.SAETrainSettings.k, T.SAETrainSettings.batch_size)
