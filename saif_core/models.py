@@ -20,10 +20,12 @@ Example:
 from __future__ import annotations
 
 import functools
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
@@ -121,7 +123,8 @@ def register_model(spec: ModelSpec) -> ModelSpec:
     if spec.source not in SOURCES:
         raise ModelError(f"model {spec.id}: source {spec.source!r} is not one of {SOURCES}")
     MODELS[spec.id] = spec
-    _LOADED.pop(spec.id, None)
+    for key in [k for k in _LOADED if k[0] == spec.id]:
+        del _LOADED[key]
     return spec
 
 
@@ -284,12 +287,18 @@ class SaifModel:
         from transformer_lens import HookedTransformer
         from transformer_lens import loading_from_pretrained as loading
 
-        name = self.spec.tl_name or self.source_dir
-        cfg = loading.get_pretrained_model_config(
-            name, hf_cfg=self.hf.config.to_dict(), fold_ln=False, device=self.device,
-            dtype=self.hf.dtype, default_prepend_bos=self.add_special_tokens,
-        )
-        state_dict = loading.get_pretrained_state_dict(name, cfg, self.hf, dtype=self.hf.dtype)
+        with tempfile.TemporaryDirectory(prefix="saif-tl-") as neutral:
+            name = self.spec.tl_name
+            if name is None:
+                # TL guesses the architecture from words in the path ("llama", "gemma") and
+                # then skips config.json: give it the config in a folder with a neutral name.
+                self.hf.config.to_json_file(Path(neutral) / "config.json")
+                name = neutral
+            cfg = loading.get_pretrained_model_config(
+                name, hf_cfg=self.hf.config.to_dict(), fold_ln=False, device=self.device,
+                dtype=self.hf.dtype, default_prepend_bos=self.add_special_tokens,
+            )
+            state_dict = loading.get_pretrained_state_dict(name, cfg, self.hf, dtype=self.hf.dtype)
         tl = HookedTransformer(cfg, self.tokenizer, move_to_device=False)
         tl.load_and_process_state_dict(
             state_dict, fold_ln=False, center_writing_weights=False, center_unembed=False,

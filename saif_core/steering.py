@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .atomic import write_text, write_with
@@ -92,7 +93,7 @@ class SteeringVector:
         try:
             meta = json.loads(path.with_suffix(".json").read_text())
             vector = load_file(str(path.with_suffix(".safetensors")))["vector"]
-        except (OSError, ValueError, KeyError) as e:  # safetensors raises a ValueError subclass
+        except (OSError, ValueError, KeyError, TypeError, SafetensorError) as e:
             raise SteeringError(f"the steering vector {path}.json/.safetensors cannot be read ({type(e).__name__}: "
                                 f"{e}). Fix: delete both files; the run that made them rebuilds them.") from None
         known = {f.name for f in fields(cls)} - {"vector"}

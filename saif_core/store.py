@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .atomic import write_text, write_with
@@ -142,7 +143,7 @@ def load_pairs(path: Path) -> tuple[torch.Tensor, torch.Tensor] | None:
         if int(t.get("format", torch.tensor(CACHE_FORMAT)).item()) != CACHE_FORMAT:
             return None
         return t["positive"], t["negative"]
-    except (OSError, ValueError, KeyError, RuntimeError):
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError):
         path.unlink(missing_ok=True)
         return None
 

@@ -34,10 +34,9 @@ TINY_LAYERS, TINY_D, TINY_STEER_LAYER = 3, 64, 1
 @pytest.fixture(scope="session")
 def tiny_llama_dir(tmp_path_factory):
     """The tiny model's checkpoint folder (save_pretrained layout), built once per session."""
-    from tiny_model import build_tiny_llama, skip_unless_tl_safe
+    from tiny_model import build_tiny_llama
 
-    folder = tmp_path_factory.mktemp("tiny_ckpt") / "model"
-    skip_unless_tl_safe(folder)
+    folder = tmp_path_factory.mktemp("tiny_llama_ckpt") / "model"
     return build_tiny_llama(folder, n_layers=TINY_LAYERS, d_model=TINY_D)
 
 

@@ -9,9 +9,9 @@ capture, steering and generation path runs on it in milliseconds.
 ``build_tiny_gemma2(folder)`` is the same for a 2-layer ``Gemma2ForCausalLM`` with a
 Gemma-style chat template (``<start_of_turn>`` / ``<end_of_turn>``).
 
-The folder's path must not contain "llama" or "gemma": TransformerLens picks the
-architecture from the *path* when it contains those words and then skips reading its
-config.json (see ``convert_hf_model_config``), which fails for a local folder.
+The fixtures put them in folders whose paths contain "llama" and "gemma" on purpose:
+TransformerLens guesses the architecture from such words in a path and then skips its
+config.json, and ``SaifModel.tl`` must not be fooled by that.
 """
 from __future__ import annotations
 
@@ -40,15 +40,6 @@ GEMMA_CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}{{ '<start_of_turn>model\\n' }}{% endif %}"
 )
-
-
-def skip_unless_tl_safe(path) -> None:
-    """Skip the test when ``path`` would make TransformerLens mistake it for an official name."""
-    import pytest
-
-    if any(w in str(path).lower() for w in ("llama", "gemma")):
-        pytest.skip(f"the temporary folder {path} contains 'llama' or 'gemma', which TransformerLens "
-                    "mistakes for an official model name; run pytest with another --basetemp")
 
 
 def unregister(model_id: str) -> None:

@@ -1,0 +1,72 @@
+"""The pipeline on the tiny random model (fast): cached artifacts are keyed by exactly what
+they depend on, and a run's strength and positions never come from a cache."""
+import json
+
+from saif_core import experiments, steering
+from saif_core.config import RunConfig
+
+
+def tiny_cfg(**kw) -> RunConfig:
+    base = dict(model="tiny-llama", task="translate_fr", k=2, alpha=2.0, n_extract=6, n_eval=3,
+                max_new_tokens=6, batch_size=4, conditions=("steered",))
+    return RunConfig(**{**base, **kw})
+
+
+def outputs(cfg, root):
+    return {(r["condition"], r["content_id"]): r["output"] for r in experiments.records(cfg, root)}
+
+
+def test_a_run_applies_its_own_alpha_and_positions_not_the_cached_vectors(tiny_env, tmp_path, monkeypatch):
+    applied = []
+    real_apply = steering.SteeringVector.apply
+
+    def spy(self, model, alpha=None, layer=None, positions=None):
+        applied.append((alpha, positions if positions is not None else self.positions))
+        return real_apply(self, model, alpha, layer, positions)
+
+    monkeypatch.setattr(steering.SteeringVector, "apply", spy)
+    first, second = tiny_cfg(alpha=2.0, positions="all"), tiny_cfg(alpha=40.0, positions="generated")
+    assert first.key("vector") == second.key("vector")  # one cached vector serves both runs
+    experiments.run(first, tiny_env.results, progress=False)
+    applied.clear()
+    experiments.run(second, tiny_env.results, progress=False)
+    assert applied and all(p == "generated" and set(a) == {40.0} for a, p in applied)
+
+    vector_json = json.loads((experiments.validate(second).run_dir(tiny_env.results) / "vector.json").read_text())
+    assert (vector_json["alpha"], vector_json["positions"]) == (40.0, "generated")
+    cached = next((tiny_env.results / "vectors").glob("translate_fr-*/vector.json"))
+    assert json.loads(cached.read_text())["positions"] == "all"  # the cache holds no run's choice...
+    assert json.loads(cached.read_text())["alpha"] == 1.0  # ...only the artifact's defaults
+
+    # and the second run's generations are those it makes on a store that never saw the first
+    alone = tmp_path / "alone"
+    experiments.run(second, alone, progress=False)
+    assert outputs(second, tiny_env.results) == outputs(second, alone)
+
+
+def test_pipeline_steps_reuse_what_they_depend_on(tiny_env, monkeypatch):
+    from saif_core import features
+
+    calls = []
+    real = features.pair_residuals
+    monkeypatch.setattr(features, "pair_residuals", lambda *a, **k: calls.append(1) or real(*a, **k))
+    cfg = experiments.validate(tiny_cfg())
+    model, sae = experiments.load_cached(cfg.model, cfg.sae)
+    sv, table = experiments.select_and_save_vector(cfg, model, sae, tiny_env.results)
+    assert len(table) == cfg.k and sv.latents == [r["latent"] for r in table]
+    experiments.select_and_save_vector(cfg.replace(k=1), model, sae, tiny_env.results)  # new vector, same pairs
+    experiments.select_and_save_vector(cfg.replace(alpha=9.0), model, sae, tiny_env.results)  # cached vector
+    assert len(calls) == 1
+    assert len(list((tiny_env.results / "vectors").glob("translate_fr-*/vector.json"))) == 2
+
+
+def test_a_damaged_cached_vector_is_rebuilt(tiny_env):
+    cfg = tiny_cfg()
+    experiments.run(cfg, tiny_env.results, progress=False)
+    cached = next((tiny_env.results / "vectors").glob("translate_fr-*/vector.safetensors"))
+    cached.write_bytes(cached.read_bytes()[:20])
+    pairs = next((tiny_env.results / "vectors").glob("translate_fr-pairs-*.safetensors"))
+    pairs.write_bytes(b"")
+    again = experiments.run(cfg.replace(alpha=3.0), tiny_env.results, progress=False)
+    assert again["steered"]["n"] == 3
+    assert len(cached.read_bytes()) > 20
