@@ -22,13 +22,13 @@ import torch
 
 from . import paths, saes
 from .corpus import CORPUS_VERSION
-from .models import DEFAULT_MODEL, SaifModel, get_spec
+from .models import DEFAULT_MODEL, SaifModel, get_spec, hook_name
 
 README_HEAD = paths.DATA_DIR / "saes" / "README.head.md"  # the README's prose, before the tables
 
 
 def sae_dir(out: Path, model_id: str, layer: int, d_sae: int) -> Path:
-    return Path(out) / model_id / f"blocks.{layer}.hook_resid_post" / f"width_{d_sae}"
+    return Path(out) / model_id / hook_name(layer) / f"width_{d_sae}"
 
 
 def is_current(folder: Path) -> bool:

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from .corpus import CORPUS_VERSION
-from .models import SaifModel
+from .models import SaifModel, hook_name
 
 CACHE_PRECISIONS = ("bf16-autocast", "fp32")  # see cache_activations
 WIDE_LR = 3e-4  # learning rate of SAEs wider than 8x d_model
@@ -251,7 +251,7 @@ def train_sae(acts: torch.Tensor, s: SAETrainSettings, ckpt_dir: Path, context_s
         d_in=d_in, d_sae=s.d_sae, k=s.k, dtype="float32", device="cpu",
         normalize_activations=s.normalize_activations, aux_loss_coefficient=s.aux_loss_coefficient,
         decoder_init_norm=s.decoder_init_norm,
-        metadata=SAEMetadata(model_name=s.model, hook_name=f"blocks.{s.layer}.hook_resid_post",
+        metadata=SAEMetadata(model_name=s.model, hook_name=hook_name(s.layer),
                              context_size=context_size, prepend_bos=prepend_bos),
     )
     sae = BatchTopKTrainingSAE(cfg)

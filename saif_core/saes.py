@@ -155,13 +155,13 @@ def default_sae_id(model_id: str, root: Path | None = None) -> str:
     last layer as in the paper, or the layer chosen on the dev split), narrowest width
     (16K for Gemma Scope)."""
     spec = get_spec(model_id)
-    at = [s for s in registry(root).values() if s.model == model_id and s.layer == spec.steer_layer]
-    if not at:
+    try:
+        return sae_at(model_id, spec.steer_layer, root=root).id
+    except SAEError:
         raise SAEError(
             f"no SAE for {model_id} at its steering layer ({spec.steer_layer}) under {sae_root(root)}. "
             "Fix: train and ship them with `make saes`, or pass an SAE id explicitly."
-        )
-    return min(at, key=lambda s: s.d_sae).id
+        ) from None
 
 
 def get_sae_spec(sae_id: str, root: Path | None = None) -> SAESpec:

@@ -36,7 +36,7 @@ import torch
 
 from . import corpus, paths
 from .corpus import CORPUS_VERSION
-from .models import DEFAULT_MODEL, SaifModel, get_spec, load_model
+from .models import DEFAULT_MODEL, SaifModel, get_spec, hook_name, load_model
 from .sae_shipping import bar_failures, evaluate_shipped, is_current, sae_dir, ship_sae, write_heldout, write_readme
 from .sae_training import (CACHE_PRECISIONS, WIDE_DECODER_INIT_NORM, SAETrainSettings, cache_activations, log,
                            sae_settings, train_sae)
@@ -131,7 +131,7 @@ def plan_status(out: Path | None = None) -> str:
     for model_id in PLANS:
         for L, d_sae, _ in plan_for(model_id, None, None, None):
             folder = sae_dir(out, model_id, L, d_sae)
-            name = f"`{model_id}/blocks.{L}.hook_resid_post/width_{d_sae}`"
+            name = f"`{model_id}/{hook_name(L)}/width_{d_sae}`"
             if not (folder / "metrics.json").exists():
                 missing.append(name)
             elif not is_current(folder):
