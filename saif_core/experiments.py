@@ -32,14 +32,12 @@ from .models import check_hub_model, get_spec, load_model
 from .saes import load_sae
 from .store import append_records, read_records  # noqa: F401  (re-exported)
 
-RESULTS = None  # deprecated override of the results folder; set SAIF_RESULTS instead (paths.results_root)
 DEV_ALPHAS = (2.0, 3.0, 4.0)
 
 
 def results_root(root: Path | None = None) -> Path:
-    if root is not None:
-        return Path(root)
-    return Path(RESULTS) if RESULTS is not None else paths.results_root()
+    """The results store: ``root`` if given, else ``$SAIF_RESULTS`` (default results/)."""
+    return Path(root) if root is not None else paths.results_root()
 
 
 def load_cached(model_id: str, sae_id: str):

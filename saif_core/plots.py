@@ -23,7 +23,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 # SAIF_FIGURES moves the output folder (the notebook tests write to a temporary one)
 FIGURES = Path(os.environ.get("SAIF_FIGURES", Path(__file__).resolve().parent.parent / "figures"))
 CONDITION_COLORS = {"original": "#9e9e9e", "prompted": "#4c72b0", "steered": "#dd8452",
-                    "prompted+steered": "#55a868", "steered (pre)": "#c44e52", "diff_means": "#8172b3"}
+                    "prompted+steered": "#55a868", "steered (pre)": "#c44e52", "diff_means": "#8172b3",
+                    # the labels notebooks 05 and 10 give conditions (studies.BASELINES)
+                    "steered (post)": "#dd8452", "SAIF (k latents)": "#dd8452", "difference of means": "#8172b3",
+                    "single latent": "#c44e52"}
 
 STYLE = {
     "figure.dpi": 110, "savefig.dpi": 200, "savefig.bbox": "tight", "font.size": 10,
@@ -73,6 +76,14 @@ def save_figure(fig, name: str, summary: dict | None = None, folder: Path | None
     if summary is not None:
         (folder / f"{name}.json").write_text(json.dumps(summary, indent=1, ensure_ascii=False, default=float) + "\n")
     return png
+
+
+def save_table(df, name: str, title: str = "", folder: Path | None = None) -> Path:
+    """Write ``<name>.csv`` and the table drawn as a figure (``<name>.png``, ``.pdf``); return the PNG path."""
+    folder = Path(folder or FIGURES)
+    folder.mkdir(parents=True, exist_ok=True)
+    df.to_csv(folder / f"{name}.csv", index=False)
+    return save_figure(table_figure(df, title), name, folder=folder)
 
 
 # ---------------------------------------------------------------- one function per kind of figure
@@ -184,4 +195,110 @@ def table_figure(df, title: str = "", col_width: float = 1.6, fontsize: int = 8)
     t.auto_set_column_width(list(range(len(df.columns))))
     if title:
         ax.set_title(title)
+    return fig
+
+
+def sa_la_bars(df, x: str, hue: str | None = None, ax=None, order=None, hue_order=None, colors=None, labels=None,
+               ci: bool = False, width: float = 0.8, figsize=(6, 3.6)):
+    """SA as solid bars in front of LA as light bars (LA >= SA): a group per value of ``x``, a bar
+    per value of ``hue`` in each group (None: one bar per group, coloured by its ``x``). Colours
+    from ``colors``, else ``CONDITION_COLORS``, else the colour cycle; ``labels``: legend text
+    per hue value; ``ci``: SA's 95% interval (column ``strict_ci``) as error bars.
+    ``df``: columns x, hue, strict, loose. Returns the axes."""
+    import numpy as np
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    groups = list(order if order is not None else dict.fromkeys(df[x]))
+    hues = list(hue_order if hue_order is not None else dict.fromkeys(df[hue])) if hue else [None]
+    pick = {**CONDITION_COLORS, **(colors or {})}
+    w = width / len(hues)
+    for i, h in enumerate(hues):
+        rows = (df if h is None else df[df[hue] == h]).set_index(x).reindex(groups)
+        xs = np.arange(len(groups)) + (i - (len(hues) - 1) / 2) * w
+        color = [pick.get(g, f"C{j}") for j, g in enumerate(groups)] if h is None else pick.get(h, f"C{i}")
+        ax.bar(xs, rows["loose"], w, color=color, alpha=0.35)
+        ax.bar(xs, rows["strict"], w, color=color, label=None if h is None else (labels or {}).get(h, str(h)))
+        if ci:
+            lo, hi = [c[0] for c in rows["strict_ci"]], [c[1] for c in rows["strict_ci"]]
+            ax.errorbar(xs, rows["strict"], yerr=[rows["strict"] - lo, hi - rows["strict"]], fmt="none", color="k",
+                        lw=0.8, capsize=3)
+    ax.set_xticks(np.arange(len(groups)), [str(g) for g in groups])
+    ax.set(ylabel="SA (solid, 95% CI), LA (light)" if ci else "SA (solid), LA (light)", ylim=(0, 1))
+    if hue:
+        ax.legend(fontsize=7)
+    return ax
+
+
+def training_curves(logs, models):
+    """Batch FVU and the % of latents dead in the recent window against training tokens, a row
+    of two panels per model, a line per SAE. ``logs``: columns model, layer, d_sae, tokens, fvu, dead."""
+    fig, axes = plt.subplots(len(models), 2, figsize=(10, 3.3 * len(models)), squeeze=False)
+    for row, m_id in zip(axes, models):
+        for (layer, d_sae), log in logs[logs.model == m_id].groupby(["layer", "d_sae"], sort=False):
+            label = f"L{layer} w{d_sae}"
+            row[0].plot(log.tokens, log.fvu, label=label)
+            row[1].plot(log.tokens, 100 * log.dead / d_sae, label=label)
+        row[0].set(xlabel="training tokens", ylabel="batch FVU", yscale="log", title=f"{m_id}: reconstruction")
+        row[1].set(xlabel="training tokens", ylabel="% latents dead (recent window)", title=f"{m_id}: dead latents")
+        row[0].legend(fontsize=7)
+        for ax in row:
+            ax.ticklabel_format(axis="x", style="sci", scilimits=(0, 0))
+    fig.tight_layout()
+    return fig
+
+
+def language_examples(by, examples, title: str, conditions=("original", "prompted", "steered")):
+    """Fig. 4: SA / LA by input language and condition (``by``: index lang, columns
+    ``(strict|loose, condition)``) above example outputs coloured by their label (``examples``:
+    dicts with lang, input, steered output, label)."""
+    import textwrap
+
+    import pandas as pd
+
+    height = 2.2 + 1.15 * len(examples)
+    fig = plt.figure(figsize=(12, height))
+    ax = fig.add_axes([0.05, 1 - 1.9 / height, 0.4, 1.5 / height])
+    long = pd.DataFrame([{"lang": lang, "condition": c, "strict": by.loc[lang, ("strict", c)],
+                          "loose": by.loc[lang, ("loose", c)]} for c in conditions for lang in by.index])
+    sa_la_bars(long, "lang", hue="condition", ax=ax, hue_order=conditions, width=0.81)
+    ax.set(title=title)
+    ax.legend(fontsize=7, ncol=3)
+    text = fig.add_axes([0.0, 0.0, 1.0, 1 - 2.1 / height])
+    text.set_axis_off()
+    y = 1.0
+    for r in examples:
+        block = (f"[{r['lang']}] {r['input']}\n  steered ({r['label']}): " +
+                 textwrap.shorten(r["steered output"].replace("\n", " "), 150))
+        text.text(0.01, y, block, va="top", fontsize=8, family=MONO,
+                  color={"strict": "#2a7a2a", "loose": "#a06000", "fail": "#a02020"}[r["label"]])
+        y -= 1.0 / max(1, len(examples))
+    return fig
+
+
+def layer_curves(df, scales, last_layer: int, title: str):
+    """SA and LA against the layer steered at, a line per scale of the residual norm (``df``:
+    columns layer, scale, strict, loose), the last layer dotted."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6), sharey=True)
+    for ax, measure in zip(axes, ("strict", "loose")):
+        for c in scales:
+            sub = df[df.scale == c].sort_values("layer")
+            ax.plot(sub.layer, sub[measure], marker="o", label=f"|v| = {c:g} x residual norm")
+        ax.axvline(last_layer, color="#999", ls=":", lw=1)
+        ax.set(xlabel="layer (steered and read)", ylabel="SA" if measure == "strict" else "LA",
+               title=f"{title}: {measure} accuracy", ylim=(-0.02, 1.02))
+    axes[0].legend(fontsize=7)
+    return fig
+
+
+def alpha_quality(df, title: str):
+    """Accuracy, distinct trigrams and median perplexity against alpha (``df``: columns alpha,
+    strict, loose, strict_ci, loose_ci, distinct_trigrams, perplexity)."""
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+    accuracy_curve(df.assign(condition="steered"), "alpha", "alpha", ax=axes[0])
+    axes[0].set_title(f"{title}: accuracy")
+    axes[1].plot(df.alpha, df.distinct_trigrams, marker="o", color="#55a868")
+    axes[1].set(xlabel="alpha", ylabel="distinct word trigrams", ylim=(0, 1.05), title="repetition (1 = none)")
+    axes[2].plot(df.alpha, df.perplexity, marker="o", color="#c44e52")
+    axes[2].set(xlabel="alpha", ylabel="median perplexity", yscale="log", title="perplexity under the unsteered model")
     return fig

@@ -28,14 +28,10 @@ import torch
 from . import assets, paths
 from .models import MODELS, ModelError, SaifModel, get_spec, hook_name
 
-SAE_ROOT = None  # deprecated override of the SAE folder; set SAIF_SAES instead (paths.sae_root)
-
 
 def sae_root(root: Path | None = None) -> Path:
     """The folder of shipped SAEs: ``root`` if given, else ``$SAIF_SAES`` (default data/saes)."""
-    if root is not None:
-        return Path(root)
-    return Path(SAE_ROOT) if SAE_ROOT is not None else paths.sae_root()
+    return Path(root) if root is not None else paths.sae_root()
 
 
 class SAEError(RuntimeError):

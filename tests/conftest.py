@@ -70,11 +70,7 @@ def tiny_sae_root(tmp_path_factory):
 @pytest.fixture
 def tiny_env(tiny_llama, tiny_sae_root, tmp_path, monkeypatch):
     """The tiny model plus the package pointed at its SAE root and a scratch results store."""
-    from saif_core import experiments, saes
-
     results = tmp_path / "results"
     monkeypatch.setenv("SAIF_SAES", str(tiny_sae_root.root))
-    monkeypatch.setattr(saes, "SAE_ROOT", tiny_sae_root.root, raising=False)  # until saes reads paths.sae_root()
     monkeypatch.setenv("SAIF_RESULTS", str(results))
-    monkeypatch.setattr(experiments, "RESULTS", results, raising=False)  # until experiments reads paths.results_root()
     return SimpleNamespace(model=tiny_llama, sae_root=tiny_sae_root.root, sae_id=tiny_sae_root.sae_id, results=results)

@@ -135,7 +135,7 @@ def test_cli_sae_eval_json(tmp_path, monkeypatch, capsys):
     from saif_core import cli
 
     sid = make_sae(tmp_path)
-    monkeypatch.setattr(saes, "SAE_ROOT", tmp_path)
+    monkeypatch.setenv("SAIF_SAES", str(tmp_path))
     texts = tmp_path / "texts.txt"
     texts.write_text("\n".join(TEXTS))
     assert cli.main(["sae-eval", "--sae", sid, "--text-file", str(texts), "--json"]) == 0

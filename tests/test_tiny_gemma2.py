@@ -109,7 +109,6 @@ def test_jumprelu_sae_fits_and_steers(tiny_gemma2, tmp_path, monkeypatch):
     root = tmp_path / "saes"
     sae_id = make_sae(root, model=GID, layer=1, d_in=64, kind="jumprelu")
     monkeypatch.setenv("SAIF_SAES", str(root))
-    monkeypatch.setattr(saes, "SAE_ROOT", root, raising=False)
     assert saes.default_sae_id(GID) == sae_id  # at the last layer: no steering_layer
     sae = saes.load_sae(sae_id, m)
     formatted = [m.format_prompt(p) for p in PROMPTS]
