@@ -65,9 +65,11 @@ def run_all(only: list[str] | None = None, parameters: dict | None = None, kerne
 
 
 def store_state(results: Path | None = None) -> str:
-    """``cold`` when the results store holds no file yet, else ``warm``."""
+    """``cold`` when the results store holds no file yet (dotfiles such as ``.gitkeep``
+    aside), else ``warm``."""
     root = results or paths.results_root()
-    return "warm" if root.exists() and any(p.is_file() for p in root.rglob("*")) else "cold"
+    return "warm" if root.exists() and any(p.is_file() and not p.name.startswith(".")
+                                           for p in root.rglob("*")) else "cold"
 
 
 def write_timings(path: Path, timings: dict[str, float], store: str) -> dict:
