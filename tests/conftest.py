@@ -22,6 +22,13 @@ def gemma():
     return load_model("gemma-3-270m", device="cpu")
 
 
+@pytest.fixture(scope="session")
+def qwen():
+    from saif_core.models import load_model
+
+    return load_model("qwen2.5-coder-0.5b-instruct", device="cpu")
+
+
 # ---------------------------------------------------------------- the tiny random model
 # A 3-layer random Llama with a real (tiny, offline-trained) tokenizer and ChatML template:
 # every hook, capture, steering and pipeline path runs on it in milliseconds, so those

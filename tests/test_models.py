@@ -9,8 +9,9 @@ from saif_core.doctor import PARITY_TOLERANCE, parity
 from saif_core.models import ModelError, get_spec, load_model
 
 
-def test_registry_has_the_four_models():
-    assert set(models.MODELS) == {"smollm2-135m-instruct", "gemma-3-270m", "gemma-2-2b-it", "gemma-2-9b-it"}
+def test_registry_has_the_five_models():
+    assert set(models.MODELS) == {"smollm2-135m-instruct", "gemma-3-270m", "qwen2.5-coder-0.5b-instruct",
+                                  "gemma-2-2b-it", "gemma-2-9b-it"}
     assert get_spec("gemma-2-2b-it").last_layer == 25 and get_spec("gemma-2-9b-it").last_layer == 41
     assert get_spec("smollm2-135m-instruct").last_layer == 29 and get_spec("gemma-3-270m").last_layer == 17
 
@@ -53,7 +54,7 @@ def test_missing_model_package_names_the_fix(monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("fixture", ["smollm", "gemma"])
+@pytest.mark.parametrize("fixture", ["smollm", "gemma", "qwen"])
 def test_hf_and_transformerlens_views_agree(fixture, request):
     m = request.getfixturevalue(fixture)
     diff = parity(m)
