@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from .bench import run_bench
@@ -19,7 +20,7 @@ from .evaluate import TASKS, accuracy_by, judge, judge_records
 from .experiments import RunConfig, eval_items, run, validate, with_alpha
 from .llm_judge import LLMJudge, agreement_report
 from .models import DEFAULT_MODEL, ModelError, load_model
-from .notebook_runner import run_all
+from .notebook_runner import numbered_notebooks, run_all
 from .saes import SAEError, default_sae_id, get_sae_spec, load_sae, read_text_file, sae_metrics
 
 
@@ -46,18 +47,43 @@ def cmd_sae_eval(args) -> int:
 
 
 def cmd_figures(args) -> int:
+    known = [p.stem for p in numbered_notebooks()]
+    unmatched = [o for o in args.only if not any(k.startswith(o) or f"{k}.ipynb" == o for k in known)]
+    if unmatched:
+        print(f"saif figures: error: no notebook starts with {', '.join(map(repr, unmatched))}. "
+              f"Fix: pass prefixes of {', '.join(known)} (e.g. 02 05; 0 selects 00-09).", file=sys.stderr)
+        return 2
     timings = run_all(only=args.only or None)
     if timings:
         print(f"{len(timings)} notebook(s) in {sum(timings.values()) / 60:.1f} min; figures in figures/")
     return 0
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (bad values exit 2 with the flag's name)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
+    return value
+
+
+def strength(text: str):
+    """argparse type: ``auto`` or a finite steering strength of at most 1e4 in size."""
+    if text == "auto":
+        return text
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor 'auto'") from None
+    if not math.isfinite(value) or abs(value) > 1e4:
+        raise argparse.ArgumentTypeError(f"{text} is not a finite strength of at most 1e4 in size (try 2 to 8)")
+    return value
+
+
 def cmd_steer(args) -> int:
-    if args.alpha != "auto":
-        try:
-            float(args.alpha)
-        except ValueError:
-            raise SystemExit(f"saif steer: --alpha must be a number or 'auto', got {args.alpha!r}") from None
     cfg = RunConfig(model=args.model, sae=args.sae, task=args.task, placement=args.placement, layer=args.layer,
                     k=args.k, contents=args.contents, n_eval=args.n, max_new_tokens=args.max_new_tokens,
                     vector=args.vector, seed=args.seed, repetition_penalty=args.repetition_penalty)
@@ -170,8 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", default=DEFAULT_MODEL, help="model (default: %(default)s); implied by --sae")
     e.add_argument("--sae", default=None, help="SAE id (default: the model's steering SAE, at its steering layer)")
     e.add_argument("--text-file", required=True, help="one document per line, or .jsonl with a 'text' field")
-    e.add_argument("--max-len", type=int, default=128, help="tokens per document (default: %(default)s)")
-    e.add_argument("--max-docs", type=int, default=None, help="evaluate only the first N documents")
+    e.add_argument("--max-len", type=positive_int, default=128, help="tokens per document (default: %(default)s)")
+    e.add_argument("--max-docs", type=positive_int, default=None, help="evaluate only the first N documents")
     e.add_argument("--json", action="store_true", help="print JSON")
     e.set_defaults(func=cmd_sae_eval)
 
@@ -182,12 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sae", default=None, help="SAE id (default: the model's SAE at --layer, or its steering SAE)")
     s.add_argument("--layer", type=int, default=None, help="layer to read and steer (default: the SAE's)")
     s.add_argument("--placement", choices=["post", "pre"], default="post", help="instruction placement of the extraction pairs")
-    s.add_argument("--k", type=int, default=8, help="number of latents (default: %(default)s)")
-    s.add_argument("--alpha", default="auto", help="steering strength, or 'auto' (default): the best of "
+    s.add_argument("--k", type=positive_int, default=8, help="number of latents (default: %(default)s)")
+    s.add_argument("--alpha", type=strength, default="auto", help="steering strength, or 'auto' (default): the best of "
                    "2, 3, 4 on the task's dev split (steered strict, then loose accuracy)")
     s.add_argument("--vector", choices=["saif", "diff_means", "single_latent"], default="saif")
-    s.add_argument("--n", type=int, default=None, help="evaluate on the first N items only")
-    s.add_argument("--max-new-tokens", type=int, default=64)
+    s.add_argument("--n", type=positive_int, default=None, help="evaluate on the first N evaluation items only "
+                   "(the dev sweep of --alpha auto always uses the whole dev split)")
+    s.add_argument("--max-new-tokens", type=positive_int, default=64)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--repetition-penalty", type=float, default=1.0,
                    help="HF generate's repetition penalty for every condition (default 1.0: plain greedy)")
@@ -196,9 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="steered vs unsteered tokens/s, latent extraction vs a plain forward pass")
     b.add_argument("--model", default=DEFAULT_MODEL)
-    b.add_argument("--batch-size", type=int, default=32)
-    b.add_argument("--max-new-tokens", type=int, default=64)
-    b.add_argument("--repeats", type=int, default=3)
+    b.add_argument("--batch-size", type=positive_int, default=32)
+    b.add_argument("--max-new-tokens", type=positive_int, default=64)
+    b.add_argument("--repeats", type=positive_int, default=3)
     b.add_argument("--json", action="store_true")
     b.set_defaults(func=cmd_bench)
 
@@ -214,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ModelError, SAEError, ValueError, FileNotFoundError) as e:
+    except (ModelError, SAEError, ValueError, OSError) as e:  # ConfigError, DataError, SteeringError are ValueErrors
         print(f"saif {args.command}: error: {e}", file=sys.stderr)
         return 2
 

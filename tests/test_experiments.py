@@ -165,7 +165,7 @@ def test_steer_cli_rejects_a_bad_alpha():
 
     done = subprocess.run([sys.executable, "-m", "saif_core.cli", "steer", "--task", "translate_fr", "--alpha", "lots"],
                           capture_output=True, text=True, timeout=120)
-    assert done.returncode != 0 and "--alpha must be a number or 'auto', got 'lots'" in done.stderr
+    assert done.returncode == 2 and "argument --alpha: 'lots' is neither a number nor 'auto'" in done.stderr
 
 
 def test_pair_residuals_are_computed_once_for_every_k_and_vector_kind(sae_root, tmp_path, monkeypatch):
