@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from contextlib import ExitStack
 from pathlib import Path
 from typing import NamedTuple
 
@@ -225,24 +226,11 @@ def run_prepared(prepared: list[PreparedRun], progress: bool = True) -> list[dic
     """Steps 4-5 for prepared runs of one model. Each run folder is locked while it is
     filled, so two processes running the same configuration take turns instead of
     doubling its records."""
-    with _locked(sorted({p.folder for p in prepared})):
+    with ExitStack() as locks:
+        for folder in sorted({p.folder for p in prepared}):  # a fixed order: two sweeps never deadlock
+            locks.enter_context(store.run_lock(folder))
         generate_and_save_records(prepared, progress)
         return [summarize_and_save(p) for p in prepared]
-
-
-class _locked:
-    """Lock several run folders in a fixed order (no deadlock between two sweeps)."""
-
-    def __init__(self, folders):
-        self.locks = [store.run_lock(f) for f in folders]
-
-    def __enter__(self):
-        for lock in self.locks:
-            lock.__enter__()
-
-    def __exit__(self, *exc):
-        for lock in reversed(self.locks):
-            lock.__exit__(*exc)
 
 
 def tune_alpha(cfg: RunConfig, alphas=DEV_ALPHAS, root: Path | None = None, progress: bool = False,
