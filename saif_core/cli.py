@@ -16,7 +16,8 @@ import sys
 
 from .bench import run_bench
 from .doctor import print_report, run_doctor
-from .evaluate import TASKS, accuracy_by, judge, judge_records
+from .evaluate import accuracy_by, agreement, judge, judge_records
+from .rubric import base_task
 from .experiments import RunConfig, eval_items, run, validate, with_alpha
 from .llm_judge import LLMJudge, agreement_report
 from .models import DEFAULT_MODEL, ModelError, load_model
@@ -133,11 +134,17 @@ def read_judge_records(lines) -> list[dict]:
             if not isinstance(record.get(name), str):
                 problem = "missing" if name not in record else f"not a string ({record[name]!r})"
                 raise ValueError(f"line {number}: field {name!r} is {problem}")
-        if record["task"] not in TASKS:
-            raise ValueError(f"line {number}: unknown task {record['task']!r}; known tasks: {', '.join(TASKS)}")
+        try:
+            task = base_task(record["task"])
+        except ValueError as error:
+            raise ValueError(f"line {number}: {error}") from None
+        if record["task"].startswith("keyword:") and "keyword" not in record:
+            record["keyword"] = record["task"].split(":", 1)[1]
         keyword = record.get("keyword")
-        if record["task"] == "keyword" and not (isinstance(keyword, str) and keyword.strip()):
-            raise ValueError(f"line {number}: task 'keyword' needs a non-empty 'keyword' string")
+        if task == "keyword" and not (isinstance(keyword, str) and keyword.strip()):
+            raise ValueError(f"line {number}: task 'keyword' needs a non-empty 'keyword' string (or use keyword:<word>)")
+        if record.get("reference") is not None and not isinstance(record["reference"], str):
+            raise ValueError(f"line {number}: field 'reference', when present, must be a string")
         records.append(record)
     return records
 
@@ -154,6 +161,10 @@ def run_judge_command(args) -> int:
         print(f"saif judge: error: {args.input}: {error}", file=sys.stderr)
         return 2
     judge_fn = judge
+    if args.agreement:
+        report = agreement(records, judge_fn)
+        print(json.dumps(report, indent=1) if args.json else report["text"])
+        return 0
     if getattr(args, "llm", None):
         llm = LLMJudge(model=args.llm, base_url=args.base_url)
         judge_fn = llm.judge
@@ -171,10 +182,15 @@ def run_judge_command(args) -> int:
 def add_judge_command(subparsers) -> None:
     """Registers ``saif judge`` on the ``saif`` command's subparsers."""
     parser = subparsers.add_parser(
-        "judge", help="strict / loose / fail verdicts for a JSONL of task, source, response[, keyword]",
-        description="Reads {task, source, response, keyword?} per line (a file, or - for stdin) and "
-                    "writes the same records with 'label' and 'reason' added to stdout.")
+        "judge", help="strict / loose / fail verdicts for a JSONL of task, source, response[, keyword, reference]",
+        description="Reads {task, source, response, keyword?, reference?} per line (a file, or - for stdin) and "
+                    "writes the same records with 'label' and 'reason' added to stdout. Without a 'reference' "
+                    "(the reference translation, or summary), meaning is not checked and nothing is strict.")
     parser.add_argument("input", help="JSONL file, or - for stdin")
+    parser.add_argument("--agreement", action="store_true",
+                        help="the input is hand-labelled ('label', optional 'split'): report the judge's agreement "
+                             "with the labels per split, task and label, with confusion matrices")
+    parser.add_argument("--json", action="store_true", help="with --agreement: print the report as JSON")
     parser.add_argument("--summary", action="store_true", help="print SA / LA per task to stderr")
     parser.add_argument("--llm", metavar="MODEL", default=None,
                         help="judge with an LLM at an OpenAI-compatible endpoint instead of the rules, "
@@ -214,7 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--vector", choices=["saif", "diff_means", "single_latent"], default="saif")
     s.add_argument("--n", type=positive_int, default=None, help="evaluate on the first N evaluation items only "
                    "(the dev sweep of --alpha auto always uses the whole dev split)")
-    s.add_argument("--max-new-tokens", type=positive_int, default=64)
+    s.add_argument("--max-new-tokens", type=positive_int, default=128)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--repetition-penalty", type=float, default=1.0,
                    help="HF generate's repetition penalty for every condition (default 1.0: plain greedy)")

@@ -63,7 +63,7 @@ class RunConfig:
     contents: str | None = _param(None, "generation", "--contents")  # a contents JSONL instead of the split
     conditions: tuple[str, ...] = _param(("original", "prompted", "steered"), None)
     seed: int = _param(0, "pairs")
-    max_new_tokens: int = _param(64, "generation", "--max-new-tokens")
+    max_new_tokens: int = _param(128, "generation", "--max-new-tokens")  # every condition alike; stops at end of turn
     batch_size: int = _param(32, "generation", "--batch-size")
     repetition_penalty: float = _param(1.0, "generation", "--repetition-penalty")  # HF's; 1.0 = off
 
@@ -90,7 +90,7 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
     def run_dir(self, root: Path | None = None) -> Path:
-        return (root or paths.results_root()) / f"{self.task}-{self.key()}"
+        return Path(root or paths.results_root()) / f"{self.task}-{self.key()}"
 
     def asdict(self) -> dict:
         return dataclasses.asdict(self)

@@ -107,7 +107,7 @@ def seed_prompts() -> list[dict]:
 
 def tasks() -> list[data.Task]:
     """Every task, by id in sorted order (the order the seeded draws below go through)."""
-    return [data.get_task(t) for t in sorted(data.TASK_IDS)]
+    return [data.task_template(t) for t in sorted(data.TASK_IDS)]
 
 
 def task_prompts(seed: int = 0, variants_per_item: int = 6) -> list[dict]:

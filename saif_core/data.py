@@ -30,8 +30,10 @@ import argparse
 import json
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+from .contents import ContentItem, DataError, all_contents, data_root, load_contents  # noqa: F401  (re-exported)
 
 TASK_IDS = ("translate_fr", "translate_zh", "translate_en", "keyword", "summarize")
 TARGET_LANGUAGE = {"translate_fr": "fr", "translate_zh": "zh", "translate_en": "en"}  # translation task -> output language
@@ -43,16 +45,11 @@ SEPARATOR = "\n\n"
 (the SAE training corpus, ``saif_core.corpus``, and ``PLAIN_TEMPLATE`` use the same)."""
 KEYWORD_SLOT = "{keyword}"
 DEFAULT_SEED = 0
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-
-
-class DataError(ValueError):
-    """A data file or an argument is invalid; the message says where and what to do."""
-
-
-def data_root(data_dir: str | Path | None = None) -> Path:
-    """The data folder: ``data_dir`` if given, else the repository's ``data/``."""
-    return Path(data_dir) if data_dir is not None else DATA_DIR
+KEYWORD_TASK = "keyword"
+KEYWORDS = ("lantern", "umbrella", "mirror")
+"""The fixed keywords of the keyword task (``keyword:<word>``; plain ``keyword`` is the first):
+everyday concrete nouns that none of the 150 keyword prompts contains, so that an answer
+holds one only when the model was steered or asked to write it."""
 
 
 # ---------------------------------------------------------------- tasks
@@ -93,6 +90,12 @@ class Task:
     eval_size: int
     dev_size: int
     variants: tuple[Variant, ...]
+    keyword: str | None = None  # the fixed keyword of a ``keyword:<word>`` task (filled into its variants)
+
+    @property
+    def file_id(self) -> str:
+        """The task file (and splits) this task comes from: ``keyword`` for ``keyword:<word>``."""
+        return self.id.split(":", 1)[0]
 
     @property
     def canonical(self) -> Variant:
@@ -142,72 +145,42 @@ def _check_task(task: Task, path: Path) -> None:
         raise DataError(f"{path}: " + "; ".join(problems))
 
 
-def get_task(task_id: str | Task, data_dir: str | Path | None = None) -> Task:
-    """The task with this id (a ``Task`` passes through).
-
-    >>> get_task("keyword").canonical.fill("leaves")
-    'Include the word "leaves" in your response.'
-    """
-    if isinstance(task_id, Task):
-        return task_id
+def task_template(task_id: str, data_dir: str | Path | None = None) -> Task:
+    """A task as its file writes it (the keyword task's variants keep their ``{keyword}`` slot)."""
     path = data_root(data_dir) / "tasks" / f"{task_id}.json"
     if not path.exists():
         known = sorted(p.stem for p in (data_root(data_dir) / "tasks").glob("*.json"))
-        raise DataError(f"unknown task id {task_id!r}. Known ids: {', '.join(known) or 'none'}.")
+        raise DataError(f"unknown task id {task_id!r}. Known ids: {', '.join(known) or 'none'} "
+                        f"(and keyword:<word>, e.g. {', '.join(f'{KEYWORD_TASK}:{w}' for w in KEYWORDS)}).")
     return load_task(path)
 
 
+def get_task(task_id: str | Task, data_dir: str | Path | None = None) -> Task:
+    """The task with this id (a ``Task`` passes through). ``keyword:<word>`` is the keyword
+    task with one fixed word for every item, as a steering vector needs (every variant asks
+    for that word); plain ``keyword`` is ``keyword:{KEYWORDS[0]}`` under its own id.
+
+    >>> get_task("keyword:umbrella").canonical.text
+    'Include the word "umbrella" in your response.'
+    """
+    if isinstance(task_id, Task):
+        return task_id
+    name, _, word = task_id.partition(":")
+    if name != KEYWORD_TASK:
+        if word:
+            raise DataError(f"task id {task_id!r}: only the keyword task takes a ':<word>' suffix")
+        return task_template(name, data_dir)
+    word = word or KEYWORDS[0]
+    if not word.replace("-", "").isalpha():
+        raise DataError(f"task id {task_id!r}: the keyword must be one word of letters, e.g. keyword:lantern")
+    template = task_template(KEYWORD_TASK, data_dir)
+    variants = tuple(replace(v, text=v.fill(word)) for v in template.variants)
+    return replace(template, id=task_id, variants=variants, keyword=word,
+                   description=f"Answer the prompt and use the word {word!r} in the answer.",
+                   output=f"A normal answer to the prompt in which {word!r} occurs as a whole word.")
+
+
 # ---------------------------------------------------------------- contents
-
-
-@dataclass(frozen=True)
-class ContentItem:
-    """One input without instruction; ``keyword`` only for the keyword task's prompts."""
-
-    id: str
-    text: str
-    lang: str | None = None
-    keyword: str | None = None
-
-
-def load_contents(path: str | Path) -> list[ContentItem]:
-    """Read a JSONL contents file; a bad line raises ``DataError`` naming file and line."""
-    path = Path(path)
-    items: list[ContentItem] = []
-    first_line: dict[str, int] = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{path}, line {n}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise DataError(f"{where}: bad JSON ({e.msg} at column {e.colno})") from e
-        if not isinstance(row, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
-        for key in ("id", "text"):
-            if not isinstance(row.get(key), str) or not row[key].strip():
-                raise DataError(f"{where}: missing {key!r} (a non-empty string)")
-        for key in ("lang", "keyword"):
-            if key in row and not (isinstance(row[key], str) and row[key].strip()):
-                raise DataError(f"{where}: {key!r}, when present, must be a non-empty string")
-        if row["id"] in first_line:
-            raise DataError(f"{where}: duplicate id {row['id']!r} (first on line {first_line[row['id']]})")
-        first_line[row["id"]] = n
-        items.append(ContentItem(row["id"], row["text"], row.get("lang"), row.get("keyword")))
-    return items
-
-
-def all_contents(data_dir: str | Path | None = None) -> dict[str, ContentItem]:
-    """Every content item of ``data/contents/*.jsonl`` by id; ids are unique across files."""
-    items: dict[str, ContentItem] = {}
-    where: dict[str, str] = {}
-    for path in sorted((data_root(data_dir) / "contents").glob("*.jsonl")):
-        for item in load_contents(path):
-            if item.id in items:
-                raise DataError(f"{path}: id {item.id!r} is already used in {where[item.id]}")
-            items[item.id], where[item.id] = item, path.name
-    return items
 
 
 def task_contents(task: str | Task, data_dir: str | Path | None = None) -> list[ContentItem]:
@@ -264,7 +237,7 @@ def split(task: str | Task, name: str, data_dir: str | Path | None = None) -> li
     >>> len(split("summarize", "evaluation"))
     100
     """
-    task_id = get_task(task, data_dir).id
+    task_id = get_task(task, data_dir).file_id
     if name not in SPLIT_NAMES:
         raise DataError(f"unknown split {name!r}. Known splits: {', '.join(SPLIT_NAMES)}.")
     ids = load_splits(data_dir)["tasks"].get(task_id, {}).get(name, [])

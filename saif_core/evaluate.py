@@ -1,102 +1,40 @@
-"""Strict / loose / fail judges for the five SAIF tasks, and accuracies with intervals.
+"""Strict / loose / fail judges for the SAIF tasks: meaning, not just form.
 
-The paper judged outputs with GPT-4o-mini. These judges apply the rubric of DESIGN.md by
-rule, offline and deterministically, and every :class:`Verdict` says why in terms a reader
-can check (which segment was in which language, which length ratio, which overlap). The
-rubric is written once, here: its thresholds are the named constants below, from which
-:data:`RUBRIC` (the table of notebook 11) and :func:`rubric` (the LLM judge's prompt) are
-built. Responses are cleaned by :func:`saif_core.text.normalise` first; lengths count
-words, a CJK character as one. The loop and copy rules refine DESIGN.md's rubric so that
-a model stuck in a loop never scores strict.
+The paper judged outputs with GPT-4o-mini. These judges apply the rubric of
+:mod:`saif_core.rubric` (its thresholds are named constants there) by rule, offline and
+deterministically, and every :class:`Verdict` says why in terms a reader can check: which
+segment was in which language, how close the target-language text is to the reference
+(chrF), which length ratio, which overlap. Responses are cleaned by
+:func:`saif_core.text.normalise` first; lengths count words, a CJK character as one.
+Accuracies and intervals are in :mod:`saif_core.stats` (re-exported here).
 
 Example:
-    >>> judge("translate_fr", "The cat is sleeping.", "Translation: Le chat dort.").label
+    >>> judge("translate_fr", "The cat is sleeping.", "Le chat dort.", reference="Le chat dort.").label
     'strict'
-    >>> judge("keyword", "Write about rivers.", "We crossed several rivers today.", keyword="river")
-    Verdict(label='loose', reason="'river' occurs only as part of 'rivers'", ...)
-    >>> accuracy(["strict", "loose", "fail", "strict"])["loose"]
-    0.75
+    >>> judge("translate_fr", "The cat is sleeping.", "Le chat dort.").reason
+    'meaning not checked (no reference translation): all 1 segment(s) in French, so at best loose'
 """
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 
 from .data import TARGET_LANGUAGE, TASK_IDS
-from .langid import LANGUAGE_NAMES, dominant_language, language_of, segments, words
+from .langid import LANGUAGE_NAMES, Segment, dominant_language, language_of, segments, window_share, words
+from .rubric import (  # noqa: F401  (RUBRIC, LABELS, JUDGE_VERSION and rubric re-exported)
+    ECHO_SIMILARITY, JUDGE_VERSION, LABELS, LOOP_REPEATS, LOOSE_CHRF, MIN_TARGET_SHARE, MAX_SUMMARY_RATIO_FAIL, MAX_SUMMARY_RATIO_STRICT,
+    MAX_TRANSLATION_LENGTH, MAX_WORD_SHARE, MIN_DISTINCT_TRIGRAMS, MIN_KEYWORD_WORDS, MIN_OVERLAP_FAIL,
+    MIN_OVERLAP_STRICT, MIN_SUMMARY_WORDS, MIN_TRANSLATION_LENGTH, RUBRIC, STRICT_CHRF, STRICT_SUMMARY_CHRF, base_task,
+    rubric,
+)
+from .stats import accuracy, accuracy_by, confusion_matrix, wilson_interval  # noqa: F401  (re-exported)
 from .text import (
-    SUMMARY_LABELS, TRANSLATION_LABELS, content_words, keyword_forms, loop_note, normalise, similarity, stem,
+    SUMMARY_LABELS, TRANSLATION_LABELS, chrf, content_words, count_words, keyword_forms, loop_note, normalise, similarity,
+    stem,
 )
 
 TASKS = TASK_IDS
-LABELS = ("strict", "loose", "fail")
-
-ECHO_SIMILARITY = 0.9
-MAX_TRANSLATION_RATIO = 3.0
-MIN_KEYWORD_WORDS = 5
-MIN_SUMMARY_WORDS = 3
-MAX_SUMMARY_RATIO_FAIL = 0.9
-MAX_SUMMARY_RATIO_STRICT = 0.5
-MIN_OVERLAP_FAIL = 0.3
-MIN_OVERLAP_STRICT = 0.5
-MIN_DISTINCT_TRIGRAMS = 0.5
-
-
-# The rubric as data (the table of notebooks/11_tables.ipynb), from the thresholds above.
-RUBRIC = [
-    {"task": "translate_*", "label": "fail", "rule": f"empty; similarity to the source >= {ECHO_SIMILARITY}; no segment in the "
-     "target language; or a repetition loop with fewer distinct words than half the source's words"},
-    {"task": "translate_*", "label": "strict", "rule": f"every segment (sentence, or script run for Chinese) in the target "
-     f"language, length <= {MAX_TRANSLATION_RATIO:g}x the source's, no repetition loop"},
-    {"task": "translate_*", "label": "loose", "rule": "otherwise (some segment in the target language)"},
-    {"task": "keyword", "label": "strict", "rule": f"the keyword as a whole word (any case) in a non-degenerate response "
-     f"(>= {MIN_KEYWORD_WORDS} words, no word above half of them, no loop, not a copy of the source)"},
-    {"task": "keyword", "label": "loose", "rule": "the keyword in another form (inside a word, inflected) or only in degenerate text"},
-    {"task": "keyword", "label": "fail", "rule": "the keyword absent"},
-    {"task": "summarize", "label": "fail", "rule": f"< {MIN_SUMMARY_WORDS} words; >= {MAX_SUMMARY_RATIO_FAIL:.0%} of the source's "
-     f"length; another language; < {MIN_OVERLAP_FAIL:.0%} of its content words in the source"},
-    {"task": "summarize", "label": "strict", "rule": f"<= {MAX_SUMMARY_RATIO_STRICT:.0%} of the source's length, >= "
-     f"{MIN_OVERLAP_STRICT:.0%} of its content words in the source, no repetition loop"},
-    {"task": "summarize", "label": "loose", "rule": "otherwise"},
-    {"task": "all", "label": "-", "rule": f"repetition loop: under {MIN_DISTINCT_TRIGRAMS:.0%} of the word trigrams (or of the "
-     "character 6-grams) distinct; lengths in words, one CJK character = one word"},
-]
-
-
-
-def rubric(task: str, keyword: str | None = None) -> str:
-    """The rubric of ``task`` in prose, from the thresholds above: the LLM judge's instructions.
-
-    >>> rubric("translate_zh")[:49]
-    'The task was to translate the source into Chinese'
-    """
-    if task in TARGET_LANGUAGE:
-        language = LANGUAGE_NAMES[TARGET_LANGUAGE[task]]
-        return (
-            f"The task was to translate the source into {language}. Label 'fail' if the response is empty, "
-            f"(nearly) identical to the source, or has no part in {language}. Label 'strict' if every sentence "
-            f"(for Chinese: every run of one script) is in {language} and the response is at most "
-            f"{MAX_TRANSLATION_RATIO:g} times the source's length in words (a Chinese character counts as a "
-            "word) and does not repeat itself in a loop. Label 'loose' otherwise (for example a translation "
-            "followed by commentary in another language, a sentence mixing languages, or a far too long response).")
-    if task == "keyword":
-        return (
-            f"The task was to write a response that includes the keyword \"{keyword or ''}\". Label 'strict' if "
-            f"the keyword occurs as a whole word (any case) in a non-degenerate response: at least "
-            f"{MIN_KEYWORD_WORDS} words, no word more than half of them, no repetition loop, not a copy of the "
-            "prompt. Label 'loose' if the keyword occurs only in another form (inside another word, plural or "
-            "other inflection) or only in degenerate text. Label 'fail' if it does not occur in any form.")
-    if task == "summarize":
-        return (
-            f"The task was to summarize the source. Label 'fail' if the response has fewer than "
-            f"{MIN_SUMMARY_WORDS} words, is at least {MAX_SUMMARY_RATIO_FAIL:.0%} of the source's length in "
-            f"words, is in another language than the source, or fewer than {MIN_OVERLAP_FAIL:.0%} of its "
-            f"content words occur in the source. Label 'strict' if it is at most {MAX_SUMMARY_RATIO_STRICT:.0%} "
-            f"of the source's length, at least {MIN_OVERLAP_STRICT:.0%} of its content words occur in the "
-            "source, and it does not repeat itself in a loop. Label 'loose' otherwise.")
-    raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
 
 
 @dataclass(frozen=True)
@@ -112,31 +50,35 @@ class Verdict:
         return f"Verdict(label={self.label!r}, reason={self.reason!r}, ...)"
 
 
-def judge(task: str, source: str, response: str, keyword: str | None = None) -> Verdict:
-    """Judge one response to one task by the rubric (:data:`RUBRIC`, thresholds above).
+def judge(task: str, source: str, response: str, keyword: str | None = None, reference: str | None = None) -> Verdict:
+    """Judge one response by the rubric. ``reference``: the reference translation into the
+    task's language, or the reference summary (without one, nothing is strict).
 
-    >>> judge("translate_zh", "The cat sleeps.", "猫在 sofa 上睡觉。").label
+    >>> judge("translate_zh", "The cat sleeps.", "猫在 sofa 上睡觉。", reference="猫在睡觉。").label
     'loose'
     """
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
+    task = base_task(task)
     if task in TARGET_LANGUAGE:
-        return judge_translation(TARGET_LANGUAGE[task], source, response)
+        return judge_translation(TARGET_LANGUAGE[task], source, response, reference)
     if task == "keyword":
         if not isinstance(keyword, str) or not keyword.strip():
             raise ValueError("the keyword task needs the keyword (keyword='...')")
         return judge_keyword(keyword, source, response)
-    return judge_summary(source, response)
+    return judge_summary(source, response, reference)
 
 
 def _name(language: str | None) -> str:
     return LANGUAGE_NAMES.get(language, language or "no language")
 
 
+def _chars(text: str) -> int:
+    return len(re.sub(r"\s", "", text))
+
+
 # --- translation -----------------------------------------------------------------------
 
-def judge_translation(target: str, source: str, response: str) -> Verdict:
-    """Translation into ``target`` (an ISO code: fr, zh, en).
+def judge_translation(target: str, source: str, response: str, reference: str | None = None) -> Verdict:
+    """Translation into ``target`` (fr, zh, en), its meaning checked against ``reference``.
 
     >>> judge_translation("fr", "Hello!", "Hello!").reason
     'the response is (nearly) identical to the source (similarity 1.00)'
@@ -151,39 +93,53 @@ def judge_translation(target: str, source: str, response: str) -> Verdict:
     source_language = language_of(source)
     in_play = tuple(dict.fromkeys(lang for lang in (target, source_language, "en") if lang))
     found = segments(text, source, in_play)
-    ratio = len(words(text)) / max(1, len(words(source)))
-    details = {"segments": [[s.text, list(s.languages)] for s in found], "length_ratio": round(ratio, 3),
-               "similarity": round(echo, 3), "source_language": source_language}
+    details = {"segments": [[s.text, list(s.languages)] for s in found], "similarity": round(echo, 3),
+               "source_language": source_language}
+    found = [_without_stray(s, target) for s in found]
     in_target = [s for s in found if target in s.languages]
-    foreign = [s for s in found if any(lang != target for lang in s.languages)]
     if not in_target:
         shown = "; ".join(s.describe() for s in found[:4])
         return Verdict("fail", f"no segment in {_name(target)}: {shown}", details)
-    loop = loop_note(text, MIN_DISTINCT_TRIGRAMS)
-    distinct = {w.casefold() for w in words(text)}
-    if loop and len(distinct) < 0.5 * len(words(source)):
-        return Verdict("fail", f"degenerate: {loop}, with {len(distinct)} distinct word(s), under half the "
-                       f"source's {len(words(source))}, so it cannot hold a translation", details)
+    if loop := loop_note(text, MIN_DISTINCT_TRIGRAMS, LOOP_REPEATS):
+        return Verdict("fail", f"degenerate: {loop}", details)
+    foreign = [s for s in found if any(lang != target for lang in s.languages)]
     problems = []
     if foreign:
         shown = "; ".join(s.describe() for s in foreign[:3])
         more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
         problems.append(f"{len(foreign)} of {len(found)} segments not (only) in {_name(target)}: {shown}{more}")
-    if ratio > MAX_TRANSLATION_RATIO:
-        problems.append(f"length ratio {ratio:.1f} > {MAX_TRANSLATION_RATIO:g}")
-    if loop:
-        problems.append(loop)
+    form = f"all {len(in_target)} segment(s) in {_name(target)}" if not problems else problems[0]
+    if not reference:
+        return Verdict("loose", f"meaning not checked (no reference translation): {form}, so at best loose", details)
+    target_text = " ".join(s.text for s in in_target)
+    score, length = chrf(target_text, reference), _chars(target_text) / max(1, _chars(reference))
+    details.update(chrf=round(score, 1), length=round(length, 3))
+    meaning = f"chrF {score:.0f} against the reference"
+    if score < LOOSE_CHRF[target]:
+        return Verdict("fail", f"{_name(target)} text unrelated to the source ({meaning}, < {LOOSE_CHRF[target]:g})", details)
+    if score < STRICT_CHRF[target]:
+        problems.append(f"only part of the source's meaning ({meaning}, < {STRICT_CHRF[target]:g})")
+    if not MIN_TRANSLATION_LENGTH <= length <= MAX_TRANSLATION_LENGTH:
+        problems.append(f"{length:.1f}x the reference's length (outside {MIN_TRANSLATION_LENGTH:g}-{MAX_TRANSLATION_LENGTH:g})")
     if problems:
-        return Verdict("loose", f"{len(in_target)} segment(s) in {_name(target)}, but " + "; ".join(problems),
-                       details)
-    return Verdict("strict", f"all {len(in_target)} segment(s) in {_name(target)}; length ratio {ratio:.1f}",
-                   details)
+        return Verdict("loose", f"{len(in_target)} segment(s) in {_name(target)}, but " + "; ".join(problems), details)
+    return Verdict("strict", f"all {len(in_target)} segment(s) in {_name(target)}; {meaning}; "
+                   f"{length:.1f}x its length", details)
+
+
+def _without_stray(segment: Segment, target: str) -> Segment:
+    """A sentence in another main language keeps ``target`` among its languages only when enough
+    of its windows are in it: Spanish or Italian often has one French-looking window."""
+    languages = segment.languages
+    if target in languages[1:] and window_share(segment.text, target, languages[0]) < MIN_TARGET_SHARE:
+        return Segment(segment.text, tuple(lang for lang in languages if lang != target))
+    return segment
 
 
 # --- keyword ---------------------------------------------------------------------------
 
 def judge_keyword(keyword: str, source: str, response: str) -> Verdict:
-    """Keyword inclusion.
+    """Keyword inclusion in a real (non-degenerate) answer.
 
     >>> judge_keyword("garden", "Write a note.", "The gardener showed me his roses today.").label
     'loose'
@@ -191,20 +147,20 @@ def judge_keyword(keyword: str, source: str, response: str) -> Verdict:
     text = normalise(response)
     tokens = [w.casefold() for w in words(text)]
     phrase = r"\s+".join(re.escape(part) for part in keyword.split())
-    whole = re.search(rf"(?<!\w){phrase}(?!\w)", text, re.I)
+    whole = re.search(rf"(?<!\w)(?<!\w-){phrase}(?!\w)(?!-\w)", text, re.I)  # "lantern-lit" is another form
     details = {"words": len(tokens)}
+    forms = keyword_forms(keyword)
+    containing = [w for w in re.findall(r"\w+(?:[-']\w+)*", text) if any(f in w.casefold() for f in forms)]
+    if not whole and not containing:
+        return Verdict("fail", f"{keyword!r} does not occur, in any form", details)
+    problems = _degenerate(text, tokens, source)
+    if problems:
+        return Verdict("fail", f"{keyword!r} occurs, but the response is degenerate: " + "; ".join(problems), details)
     if not whole:
-        forms = keyword_forms(keyword)
-        containing = [w for w in re.findall(r"\w+(?:[-']\w+)*", text) if any(f in w.casefold() for f in forms)]
-        if not containing:
-            return Verdict("fail", f"{keyword!r} does not occur, in any form", details)
         shown = ", ".join(repr(w) for w in dict.fromkeys(containing))
         return Verdict("loose", f"{keyword!r} occurs only as part of {shown}", details)
-    problems = _degenerate(text, tokens, source)
-    where = f"{keyword!r} occurs as a whole word ({whole.group(0)!r})"
-    if problems:
-        return Verdict("loose", f"{where}, but the text is degenerate: " + "; ".join(problems), details)
-    return Verdict("strict", f"{where} in a {len(tokens)}-word response", details)
+    return Verdict("strict", f"{keyword!r} occurs as a whole word ({whole.group(0)!r}) in a {len(tokens)}-word response",
+                   details)
 
 
 def _degenerate(text: str, tokens: list[str], source: str) -> list[str]:
@@ -213,26 +169,26 @@ def _degenerate(text: str, tokens: list[str], source: str) -> list[str]:
         problems.append(f"{len(tokens)} words (< {MIN_KEYWORD_WORDS})")
     if tokens:
         top, count = Counter(tokens).most_common(1)[0]
-        if count > len(tokens) / 2:
+        if count > len(tokens) * MAX_WORD_SHARE:
             problems.append(f"{top!r} is {count} of its {len(tokens)} words")
-    if loop := loop_note(text, MIN_DISTINCT_TRIGRAMS):
+    if loop := loop_note(text, MIN_DISTINCT_TRIGRAMS, LOOP_REPEATS):
         problems.append(loop)
     if source and similarity(text, source) >= ECHO_SIMILARITY:
-        problems.append("it copies the source")
+        problems.append("it copies the prompt")
     return problems
 
 
 # --- summary ---------------------------------------------------------------------------
 
-def judge_summary(source: str, response: str) -> Verdict:
-    """Summarisation.
+def judge_summary(source: str, response: str, reference: str | None = None) -> Verdict:
+    """Summarisation, its faithfulness checked against the source and ``reference``.
 
     >>> judge_summary("Tom lost his keys on the way to work. He searched everywhere, but "
     ...               "his daughter found them in the fridge.", "Tom lost his keys.").label
-    'strict'
+    'loose'
     """
     text = normalise(response, SUMMARY_LABELS)
-    n_words, n_source = len(words(text)), max(1, len(words(source)))
+    n_words, n_source = count_words(text), max(1, count_words(source))
     ratio = n_words / n_source
     language, source_language = dominant_language(text), dominant_language(source)
     mine = content_words(text)
@@ -247,12 +203,14 @@ def judge_summary(source: str, response: str) -> Verdict:
     if n_words < MIN_SUMMARY_WORDS:
         failures.append(f"{n_words} word(s) (< {MIN_SUMMARY_WORDS})")
     else:
-        if ratio >= MAX_SUMMARY_RATIO_FAIL:
-            failures.append(f"{length}, >= {MAX_SUMMARY_RATIO_FAIL:.0%}")
+        if ratio >= MAX_SUMMARY_RATIO_FAIL or similarity(text, source) >= ECHO_SIMILARITY:
+            failures.append(f"{length}: a copy or near-copy")
         if language != source_language:
             failures.append(f"in {_name(language)}, the source is in {_name(source_language)}")
         if overlap < MIN_OVERLAP_FAIL:
-            failures.append(f"{words_shared}, < {MIN_OVERLAP_FAIL:.0%}")
+            failures.append(f"{words_shared}, < {MIN_OVERLAP_FAIL:.0%}: unrelated")
+        if loop := loop_note(text, MIN_DISTINCT_TRIGRAMS, LOOP_REPEATS):
+            failures.append(loop)
     if failures:
         return Verdict("fail", "; ".join(failures), details)
     problems = []
@@ -260,74 +218,16 @@ def judge_summary(source: str, response: str) -> Verdict:
         problems.append(f"{length}, > {MAX_SUMMARY_RATIO_STRICT:.0%}")
     if overlap < MIN_OVERLAP_STRICT:
         problems.append(f"{words_shared}, < {MIN_OVERLAP_STRICT:.0%}")
-    if loop := loop_note(text, MIN_DISTINCT_TRIGRAMS):
-        problems.append(loop)
+    if not reference:
+        problems.append("faithfulness not checked (no reference summary), so at best loose")
+    else:
+        score = chrf(text, reference)
+        details["chrf"] = round(score, 1)
+        if score < STRICT_SUMMARY_CHRF:
+            problems.append(f"chrF {score:.0f} against the reference summary, < {STRICT_SUMMARY_CHRF:g}")
     if problems:
         return Verdict("loose", "; ".join(problems), details)
-    return Verdict("strict", f"{length}; {words_shared}", details)
-
-
-# --- accuracies ------------------------------------------------------------------------
-
-def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson score interval for a proportion (95% by default); (0, 1) when n is 0.
-
-    >>> [round(x, 3) for x in wilson_interval(8, 10)]
-    [0.49, 0.943]
-    """
-    if n == 0:
-        return (0.0, 1.0)
-    p = successes / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (max(0.0, centre - half), min(1.0, centre + half))
-
-
-def accuracy(labels) -> dict:
-    """Strict accuracy (SA: share labelled strict) and loose accuracy (LA: share labelled
-    strict *or* loose, so LA >= SA), with Wilson 95% intervals. None when there are no labels.
-
-    >>> accuracy(["strict", "loose", "fail", "fail"])
-    {'n': 4, 'strict': 0.25, 'loose': 0.5, 'strict_ci': (0.045..., 0.699...), 'loose_ci': (0.150..., 0.849...)}
-    """
-    labels = [getattr(x, "label", x) for x in labels]
-    unknown = set(labels) - set(LABELS)
-    if unknown:
-        raise ValueError(f"unknown label(s) {sorted(unknown)}; labels are {', '.join(LABELS)}")
-    n = len(labels)
-    strict = labels.count("strict")
-    loose = strict + labels.count("loose")
-    if n == 0:
-        return {"n": 0, "strict": None, "loose": None, "strict_ci": None, "loose_ci": None}
-    return {"n": n, "strict": strict / n, "loose": loose / n,
-            "strict_ci": wilson_interval(strict, n), "loose_ci": wilson_interval(loose, n)}
-
-
-def accuracy_by(records, key: str = "condition", label_key: str = "label") -> dict:
-    """:func:`accuracy` per value of ``records[i][key]`` (e.g. original / prompted / steered).
-
-    >>> accuracy_by([{"condition": "steered", "label": "loose"}])["steered"]["loose"]
-    1.0
-    """
-    groups: dict = {}
-    for record in records:
-        groups.setdefault(record[key], []).append(record[label_key])
-    return {value: accuracy(labels) for value, labels in groups.items()}
-
-
-def confusion_matrix(expected, predicted, labels=LABELS) -> str:
-    """A plain-text confusion matrix, rows expected, columns predicted.
-
-    >>> print(confusion_matrix(["strict", "fail"], ["strict", "loose"]))
-    expected \\ judged  strict  loose   fail
-    strict                 1      0      0
-    loose                  0      0      0
-    fail                   0      1      0
-    """
-    counts = Counter(zip(expected, predicted))
-    lines = ["expected \\ judged " + "".join(f"{label:>7}" for label in labels)]
-    lines += [f"{row:<17}" + "".join(f"{counts[(row, col)]:>7}" for col in labels) for row in labels]
-    return "\n".join(lines)
+    return Verdict("strict", f"{length}; {words_shared}; chrF {details['chrf']:.0f} against the reference summary", details)
 
 
 # --- records ---------------------------------------------------------------------------
@@ -336,7 +236,32 @@ def judge_records(records, judge_fn=judge) -> list[dict]:
     """Each record with ``label`` and ``reason`` added (a new dict; input left alone)."""
     out = []
     for record in records:
-        verdict = judge_fn(record["task"], record["source"], record["response"], record.get("keyword"))
+        verdict = judge_fn(record["task"], record["source"], record["response"], record.get("keyword"),
+                           record.get("reference"))
         out.append({**record, "label": verdict.label, "reason": verdict.reason})
     return out
 
+
+def agreement(cases, judge_fn=judge) -> dict:
+    """How far ``judge_fn`` agrees with hand labels (each case's ``label``), per ``split``
+    (e.g. calibration / test), task and label, with a confusion matrix per split."""
+    judged = judge_records([{k: v for k, v in c.items() if k != "label"} for c in cases], judge_fn)
+    report, lines = {}, []
+    for split in sorted({c.get("split", "all") for c in cases}):
+        pairs = [(c, j) for c, j in zip(cases, judged) if c.get("split", "all") == split]
+        expected, got = [c["label"] for c, _ in pairs], [j["label"] for _, j in pairs]
+
+        def share(rows):
+            return round(sum(c["label"] == j["label"] for c, j in rows) / len(rows), 3) if rows else None
+
+        by_task = {t: share([p for p in pairs if base_task(p[0]["task"]) == t]) for t in sorted({base_task(c["task"]) for c, _ in pairs})}
+        by_label = {lab: share([p for p in pairs if p[0]["label"] == lab]) for lab in LABELS}
+        report[split] = {"n": len(pairs), "agreement": share(pairs), "by_task": by_task, "by_label": by_label,
+                         "confusion": confusion_matrix(expected, got),
+                         "disagreements": [{**j, "expected": c["label"]} for c, j in pairs if c["label"] != j["label"]]}
+        lines += [f"{split}: {report[split]['agreement']:.1%} of {len(pairs)} cases agree",
+                  "  by task:  " + ", ".join(f"{t} {v:.0%}" for t, v in by_task.items()),
+                  "  by label: " + ", ".join(f"{lab} {v:.0%}" for lab, v in by_label.items() if v is not None),
+                  report[split]["confusion"], ""]
+    report["text"] = "\n".join(lines)
+    return report

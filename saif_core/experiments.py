@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from . import data, features, paths, steering, store
 from .config import CONDITIONS, VECTOR_KINDS, ConfigError, RunConfig, validate  # noqa: F401  (re-exported)
-from .evaluate import accuracy_by, judge
+from .evaluate import JUDGE_VERSION, accuracy_by, judge
 from .models import check_hub_model, get_spec, load_model
 from .saes import load_sae
 from .store import append_records, read_records  # noqa: F401  (re-exported)
@@ -135,6 +135,15 @@ def condition_prompts(cfg: RunConfig, item) -> dict[str, str]:
     return {c: prompts[c] for c in cfg.conditions}
 
 
+def judged_against(task_id: str, item) -> tuple[str | None, str | None]:
+    """``(keyword, reference)`` an output for ``item`` is judged with: the task's fixed keyword
+    (else the item's own), and the item's reference translation into the task's language or
+    its reference summary."""
+    task = data.get_task(task_id)
+    key = task.target_lang or ("summary" if task.file_id == "summarize" else None)
+    return task.keyword or item.keyword, item.reference(key)
+
+
 class PreparedRun(NamedTuple):
     """A run ready to generate: its resolved config, items, model, vector (as this run
     applies it), latent table and folder (already holding config, latents and vector)."""
@@ -191,10 +200,12 @@ def generate_and_save_records(runs: list[PreparedRun], progress: bool = True) ->
                                      repetition_penalty=first.repetition_penalty, positions=positions)
             by_file: dict = {}
             for (cfg, it, prompt, records_file, _), out in zip(batch, outs):
-                v = judge(cfg.task, it.text, out, it.keyword)
+                keyword, reference = judged_against(cfg.task, it)
+                v = judge(cfg.task, it.text, out, keyword, reference)
                 by_file.setdefault(records_file, []).append(
-                    {"condition": condition, "content_id": it.id, "lang": it.lang, "keyword": it.keyword,
-                     "source": it.text, "prompt": prompt, "output": out, "label": v.label, "reason": v.reason})
+                    {"condition": condition, "content_id": it.id, "lang": it.lang, "keyword": keyword,
+                     "reference": reference, "source": it.text, "prompt": prompt, "output": out,
+                     "label": v.label, "reason": v.reason, "judge_version": JUDGE_VERSION})
             for records_file, recs in by_file.items():
                 append_records(records_file, recs)
             bar.update(len(batch))
@@ -236,11 +247,10 @@ def run_prepared(prepared: list[PreparedRun], progress: bool = True) -> list[dic
 def tune_alpha(cfg: RunConfig, alphas=DEV_ALPHAS, root: Path | None = None, progress: bool = False,
                n_dev: int | None = None) -> tuple[float, list[dict]]:
     """Pick alpha on the dev split (its first ``n_dev`` items; None: all): the steered
-    condition only, at most 48 new tokens, best strict accuracy, then loose, then the
-    smallest alpha. Returns ``(alpha, rows)``. The evaluation split is never looked at, so
+    condition only, generated as long as the evaluation's, best strict accuracy, then loose,
+    then the smallest alpha. Returns ``(alpha, rows)``. The evaluation split is never looked at, so
     the accuracy it then gives is unbiased."""
-    dev = cfg.replace(eval_split="dev", contents=None, n_eval=n_dev,
-                      max_new_tokens=min(cfg.max_new_tokens, 48), conditions=("steered",))
+    dev = cfg.replace(eval_split="dev", contents=None, n_eval=n_dev, conditions=("steered",))
     rows = [{"alpha": float(a), "strict": s["steered"]["strict"], "loose": s["steered"]["loose"], "n": s["n"]}
             for a, s in zip(alphas, run_alphas(dev, alphas, root, progress))]
     best = max(rows, key=lambda r: (r["strict"], r["loose"], -r["alpha"]))

@@ -195,6 +195,18 @@ def window_languages(sentence: str, candidates: tuple[str, ...]) -> tuple[str, .
     return tuple(found)
 
 
+def window_share(sentence: str, language: str, other: str) -> float:
+    """Share of a Latin sentence's 3-word windows that look more like ``language`` than
+    ``other``: how much of a sentence whose main language is ``other`` is in ``language``.
+
+    >>> window_share("Este sendero de montaña está cerrado en invierno.", "fr", "es")
+    0.0
+    """
+    tokens = _LATIN_WORD.findall(sentence)
+    windows = [" ".join(tokens[i : i + WINDOW_WORDS]) for i in range(max(1, len(tokens) - WINDOW_WORDS + 1))]
+    return sum(classify(w, (language, other))[0] == language for w in windows) / len(windows)
+
+
 def _is_copied_name(run: str, source: str) -> bool:
     """A run made only of capitalised words or acronyms that also occur in the source
     (``Paris``, ``iPhone``, ``NASA``): a name, which has no language of its own."""

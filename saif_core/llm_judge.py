@@ -29,7 +29,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .evaluate import LABELS, TASKS, Verdict, confusion_matrix, judge, rubric
+from .evaluate import LABELS, Verdict, confusion_matrix, judge
+from .rubric import base_task, rubric
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -39,18 +40,19 @@ SYSTEM = ("You judge whether a language model followed an instruction. First ign
           "\"reason\": \"one sentence a person can check\"}.")
 
 
-def build_messages(task: str, source: str, response: str, keyword: str | None = None) -> list[dict]:
-    """The chat messages that ask for one verdict: the task's rubric (:func:`saif_core.evaluate.rubric`,
-    built from the rule judge's thresholds), the source and the response.
+def build_messages(task: str, source: str, response: str, keyword: str | None = None,
+                   reference: str | None = None) -> list[dict]:
+    """The chat messages that ask for one verdict: the task's rubric (:func:`saif_core.rubric.rubric`,
+    built from the rule judge's thresholds), the source, the reference if any, and the response.
 
     >>> build_messages("keyword", "Describe a trip.", "We saw a river.", "river")[1]["content"][:40]
-    'The task was to write a response that in'
+    'The task was to write a normal answer to'
     """
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
-    if task == "keyword" and not keyword:
+    if base_task(task) == "keyword" and not keyword:
         raise ValueError("the keyword task needs the keyword (keyword='...')")
-    user = f"{rubric(task, keyword)}\n\nSOURCE:\n<<<\n{source}\n>>>\n\nRESPONSE:\n<<<\n{response}\n>>>"
+    ref = f"REFERENCE:\n<<<\n{reference}\n>>>\n\n" if reference else ""
+    user = (f"{rubric(task, keyword, reference)}\n\nSOURCE:\n<<<\n{source}\n>>>\n\n{ref}"
+            f"RESPONSE:\n<<<\n{response}\n>>>")
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]
 
 
@@ -100,8 +102,9 @@ class LLMJudge:
     retries: int = 2
     backoff_s: float = 0.5  # waits backoff_s, 2 * backoff_s, ... (at most 8 s) between tries
 
-    def judge(self, task: str, source: str, response: str, keyword: str | None = None) -> Verdict:
-        messages = build_messages(task, source, response, keyword)
+    def judge(self, task: str, source: str, response: str, keyword: str | None = None,
+              reference: str | None = None) -> Verdict:
+        messages = build_messages(task, source, response, keyword, reference)
         return parse_verdict(self.complete(messages))
 
     def complete(self, messages: list[dict]) -> str:
@@ -146,7 +149,7 @@ def agreement_report(records, llm_judge, rule_judge=judge) -> dict:
     where ``confusion[rule_label][llm_label]`` counts and ``text`` is printable."""
     rule_labels, llm_labels, disagreements = [], [], []
     for record in records:
-        args = (record["task"], record["source"], record["response"], record.get("keyword"))
+        args = (record["task"], record["source"], record["response"], record.get("keyword"), record.get("reference"))
         by_rule, by_llm = rule_judge(*args), llm_judge.judge(*args)
         rule_labels.append(by_rule.label)
         llm_labels.append(by_llm.label)

@@ -1,6 +1,6 @@
 """Text statistics the judges are built from: normalisation, similarity, n-gram counts,
 stems, content words and keyword inflections. Pure functions of text, no thresholds
-(those are the rubric's, in :mod:`saif_core.evaluate`).
+(those are the rubric's, in :mod:`saif_core.rubric`).
 
 Example:
     >>> normalise('**Summary:** "Tom lost his keys."', labels=("summary",))
@@ -11,11 +11,16 @@ Example:
 from __future__ import annotations
 
 import difflib
+from collections import Counter
 import re
 import unicodedata
 
+from sacrebleu.metrics import CHRF
+
 from .langid import words
 
+_CHRF = CHRF()
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")  # terminal escape sequences
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "「": "」", "『": "』", "`": "`"}
 TRANSLATION_LABELS = (
     "translation", "translated text", "traduction", "texte traduit", "french translation",
@@ -45,13 +50,16 @@ der die das ein eine und oder aber ist sind war nicht mit von zu auf für im dem
 
 
 def normalise(text: str, labels: tuple[str, ...] = ()) -> str:
-    """Strips what does not belong to the answer: code fences, markdown emphasis,
-    surrounding quotes, whitespace, and a leading bare label from ``labels``.
+    """Strips what does not belong to the answer: terminal escapes and control characters,
+    code fences, markdown emphasis, surrounding quotes, whitespace, and a leading bare label
+    from ``labels``.
 
     >>> normalise('```\\n**Translation:** "Le chat dort."\\n```', ("translation",))
     'Le chat dort.'
     """
-    text = unicodedata.normalize("NFC", text or "")
+    text = _ANSI.sub("", text or "")
+    text = "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+    text = unicodedata.normalize("NFC", text)
     text = re.sub(r"^[ \t]*```[\w+-]*[ \t]*$", "", text, flags=re.M)
     text = re.sub(r"\*\*|__", "", text)
     text = re.sub(r"(?<![\w*])[*_]([^*_\n]+)[*_](?![\w*])", r"\1", text)
@@ -105,9 +113,11 @@ def char_ngram_counts(text: str, n: int = 6) -> tuple[int, int]:
     return len(set(grams)), len(grams)
 
 
-def loop_note(text: str, min_distinct: float) -> str | None:
+def loop_note(text: str, min_distinct: float, max_repeats: int | None = None) -> str | None:
     """Why ``text`` is a repetition loop, or None: under ``min_distinct`` of its word trigrams
-    (when it has 6 or more) or of its character 6-grams (when 18 or more) are distinct.
+    (when it has 6 or more) or of its character 6-grams (when 18 or more) are distinct, or
+    one word trigram (for unspaced Chinese text: one character 6-gram) occurs ``max_repeats``
+    times or more (a good start that ends in a loop).
 
     >>> loop_note("the river, the river, the river, the river", 0.5)
     'repetition loop (only 2 of its 6 word trigrams are distinct)'
@@ -118,7 +128,40 @@ def loop_note(text: str, min_distinct: float) -> str | None:
     distinct, total = char_ngram_counts(text)
     if total >= 18 and distinct < min_distinct * total:
         return f"repetition loop (only {distinct} of its {total} character 6-grams are distinct)"
+    if max_repeats:
+        tokens = [w.casefold() for w in words(text)]
+        cjk = sum(len(w) == 1 and not w.isascii() for w in tokens) > len(tokens) / 2
+        grams = Counter(_char_grams(text) if cjk else zip(tokens, tokens[1:], tokens[2:]))
+        if grams:
+            gram, count = grams.most_common(1)[0]
+            if count >= max_repeats:
+                shown = gram if isinstance(gram, str) else " ".join(gram)
+                return f"repetition loop ({shown!r} occurs {count} times)"
     return None
+
+
+def _char_grams(text: str, n: int = 6) -> list[str]:
+    chars = "".join(ch for ch in text if ch.isalnum())
+    return [chars[i : i + n] for i in range(len(chars) - n + 1)]
+
+
+def count_words(text: str) -> int:
+    """Words as a person counts them: whitespace-separated tokens with a letter or digit,
+    each CJK character counting as one word ("three-century-old" and "d'une" are one).
+
+    >>> count_words("Le vélo d'une ingénieure. 猫睡觉")
+    7
+    """
+    n = 0
+    for token in text.split():
+        cjk = sum(_is_cjk(ch) for ch in token)
+        rest = "".join(ch for ch in token if not _is_cjk(ch))
+        n += cjk + (1 if any(ch.isalnum() for ch in rest) else 0)
+    return n
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or "\u3040" <= ch <= "\u30ff" or "\uac00" <= ch <= "\ud7af"
 
 
 def keyword_forms(keyword: str) -> list[str]:
@@ -164,3 +207,14 @@ def content_words(text: str) -> list[str]:
     found = (w.casefold() for w in words(text))
     return list(dict.fromkeys(w for w in found if w not in STOPWORDS and not w.isdigit()
                               and (len(w) > 1 or not w.isascii())))
+
+
+def chrf(hypothesis: str, reference: str) -> float:
+    """chrF (sacrebleu's sentence chrF2: character 6-grams, recall weighted twice), 0-100:
+    how much of the reference's wording a text carries. Paraphrases of a correct translation
+    score well above unrelated text in the same language (calibration: ``saif_core.rubric``).
+
+    >>> round(chrf("Le chat dort.", "Le chat dort."))
+    100
+    """
+    return _CHRF.sentence_score(hypothesis, [reference]).score

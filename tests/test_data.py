@@ -8,8 +8,9 @@ from collections import Counter
 import pytest
 
 import saif_core.data as data
+from saif_core.paths import DATA_DIR
 from saif_core.data import (
-    DATA_DIR, KEYWORD_SLOT, SPLIT_NAMES, TASK_IDS, DataError, all_contents, build_pairs,
+    KEYWORD_SLOT, SPLIT_NAMES, TASK_IDS, DataError, all_contents, build_pairs,
     eval_prompts, get_task, join, load_contents, load_task, make_splits, split, task_contents,
 )
 
@@ -81,10 +82,33 @@ def test_canonical_variant_is_english(task_id):
 
 
 def test_keyword_variants_all_have_the_slot():
-    task = get_task("keyword")
-    assert task.needs_keyword and all(KEYWORD_SLOT in v.text for v in task.variants)
+    template = data.task_template("keyword")
+    assert template.needs_keyword and all(KEYWORD_SLOT in v.text for v in template.variants)
     for task_id in set(TASK_IDS) - {"keyword"}:
         assert not get_task(task_id).needs_keyword
+
+
+@pytest.mark.parametrize("task_id, word", [("keyword", data.KEYWORDS[0]), ("keyword:umbrella", "umbrella")])
+def test_a_keyword_task_asks_every_item_for_one_fixed_word(task_id, word):
+    task = get_task(task_id)
+    assert task.id == task_id and task.keyword == word and task.file_id == "keyword" and not task.needs_keyword
+    assert len(task.variants) == len(data.task_template("keyword").variants)
+    assert all(word in v.text for v in task.variants)
+    assert {v.lang for v in task.variants} >= {"en", "fr", "zh", "es", "de"}
+    assert split(task_id, "evaluation") == split("keyword", "evaluation")
+    for p in build_pairs(task_id, split(task_id, "extraction"), n=40):
+        assert word in p.positive and word not in p.negative.lower()
+
+
+def test_the_study_keywords_occur_in_no_keyword_prompt():
+    for item in data.task_contents("keyword"):
+        assert not any(w in item.text.lower() for w in data.KEYWORDS), item.id
+
+
+@pytest.mark.parametrize("bad", ["translate_fr:lantern", "keyword:two words", "keyword:123"])
+def test_bad_keyword_task_ids_are_named(bad):
+    with pytest.raises(DataError, match="keyword"):
+        get_task(bad)
 
 
 def test_bad_task_file_is_refused(tmp_path):
@@ -263,7 +287,7 @@ def test_n_cycles_through_the_items(fr_items):
 
 def test_keyword_is_filled_in():
     items = split("keyword", "extraction")
-    for p in build_pairs("keyword", items, seed=0, n=60):
+    for p in build_pairs(data.task_template("keyword"), items, seed=0, n=60):
         assert KEYWORD_SLOT not in p.positive
         assert p.content.keyword in p.instruction and p.content.keyword in p.positive
         assert p.content.keyword not in p.negative.lower()
@@ -276,14 +300,14 @@ def test_pair_errors(fr_items):
         build_pairs("translate_fr", [])
     no_keyword = [data.ContentItem("x", "Write about rain.", "en")]
     with pytest.raises(DataError, match="no keyword"):
-        build_pairs("keyword", no_keyword)
+        build_pairs(data.task_template("keyword"), no_keyword)
 
 
 def test_eval_prompts_original_and_prompted():
     item = split("keyword", "evaluation")[0]
     prompts = eval_prompts("keyword", item)
     assert prompts["original"] == item.text
-    assert prompts["prompted"] == item.text + "\n\n" + f'Include the word "{item.keyword}" in your response.'
+    assert prompts["prompted"] == item.text + "\n\n" + f'Include the word "{data.KEYWORDS[0]}" in your response.'
     pre = eval_prompts("summarize", split("summarize", "evaluation")[0], placement="pre")
     assert pre["prompted"].startswith("Summarize this text briefly.\n\n")
     assert join("A.", "B.") == "A.\n\nB."
@@ -309,3 +333,43 @@ def test_summary_command(capsys):
     data.main(["--summary"])
     out = capsys.readouterr().out
     assert "translate_fr: 20 variants" in out and "splits summarize: extraction" in out
+
+
+@pytest.mark.parametrize("task_id", ["translate_fr", "translate_zh", "translate_en", "summarize"])
+def test_every_item_of_every_split_has_its_reference(task_id):
+    task = get_task(task_id)
+    key = task.target_lang or "summary"
+    for name in SPLIT_NAMES:
+        for item in split(task_id, name):
+            ref = item.reference(key)
+            assert isinstance(ref, str) and ref.strip(), (task_id, name, item.id)
+            assert ref != item.text
+
+
+def test_references_never_translate_into_the_sources_own_language():
+    for item in data.task_contents("translate_fr"):
+        assert item.lang not in item.references
+
+
+def test_summaries_are_at_most_half_the_passage():
+    from saif_core.langid import words
+
+    for item in data.task_contents("summarize"):
+        assert len(words(item.references["summary"])) <= 0.5 * len(words(item.text)), item.id
+
+
+def test_a_contents_line_may_carry_its_references(tmp_path):
+    path = tmp_path / "mine.jsonl"
+    path.write_text('{"id": "a", "text": "Good night.", "lang": "en", "references": {"fr": "Bonne nuit."}}\n'
+                    '{"id": "b", "text": "Hello."}\n', encoding="utf-8")
+    a, b = load_contents(path)
+    assert a.reference("fr") == "Bonne nuit." and a.reference("zh") is None and b.references == {}
+
+
+@pytest.mark.parametrize("refs, match", [('"Bonne nuit."', "must be an object"), ('{"de": "Gute Nacht."}', "'de' is not one of"),
+                                         ('{"fr": ""}', "non-empty string")])
+def test_bad_references_are_named(tmp_path, refs, match):
+    path = tmp_path / "mine.jsonl"
+    path.write_text('{"id": "a", "text": "Good night.", "references": %s}\n' % refs, encoding="utf-8")
+    with pytest.raises(DataError, match=f"mine.jsonl, line 1: .*{match}"):
+        load_contents(path)

@@ -9,6 +9,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "saif_core"
 
 RANK = {
     "paths": 0, "atomic": 0,
+    "contents": 0.5,
     "data": 1,
     "assets": 2, "corpus": 2,
     "models": 3,
@@ -18,6 +19,7 @@ RANK = {
     "features": 5,
     "steering": 6,
     "text": 7, "langid": 7,
+    "rubric": 7.5, "stats": 7.6,
     "evaluate": 8,
     "llm_judge": 9, "quality": 9,
     "config": 10, "store": 10,

@@ -1,0 +1,80 @@
+"""Choose the judge's meaning thresholds on the CALIBRATION part of the agreement set.
+
+    PYTHONPATH=. python scripts/calibrate_judge.py [tests/data/judge_agreement.jsonl]
+
+For each translation target, every pair (loose threshold < strict threshold) of chrF values on
+a grid is tried, and the pair with the most agreement with the hand labels of that task's
+calibration cases wins (ties: the pair closest to the middle of the tied region); then the
+reference-summary threshold the same way. It prints the chosen values, to be written into
+``saif_core/rubric.py`` by hand, and the agreement they give on the calibration part. The
+test part is never read here.
+"""
+import json
+import sys
+from pathlib import Path
+
+from saif_core import evaluate, rubric
+
+path = Path(sys.argv[1] if len(sys.argv) > 1 else "tests/data/judge_agreement.jsonl")
+cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+calibration = [c for c in cases if c["split"] == "calibration"]
+
+
+def agree(subset) -> int:
+    return sum(evaluate.judge(c["task"], c["source"], c["response"], c.get("keyword"), c.get("reference")).label
+               == c["label"] for c in subset)
+
+
+def best(grid_points, subset, apply):
+    """The grid point with the most agreement; among ties, the one nearest the centre of the
+    box the tied points span (thresholds away from the edges of what the labels allow)."""
+    scores = {}
+    for point in grid_points:
+        apply(point)
+        scores[point] = agree(subset)
+    top = max(scores.values())
+    tied = [p for p, s in scores.items() if s == top]
+    centre = [(min(p[i] for p in tied) + max(p[i] for p in tied)) / 2 for i in range(len(tied[0]))]
+    spans = [max(p[i] for p in tied) - min(p[i] for p in tied) or 1 for i in range(len(tied[0]))]
+    choice = min(tied, key=lambda p: sum(((p[i] - centre[i]) / spans[i]) ** 2 for i in range(len(p))))
+    apply(choice)
+    return choice, top, len(subset)
+
+
+grid = [x / 2 for x in range(0, 141, 5)]  # 0, 2.5, ..., 70
+lengths = [0.5, 0.6, 0.7, 0.75, 0.8]
+translation = [c for c in calibration if c["task"].startswith("translate_")]
+
+
+def apply_length(point):
+    evaluate.MIN_TRANSLATION_LENGTH = point[0]
+
+
+for target in ("fr", "zh", "en"):  # first pass: chrF thresholds at the current length floor
+    subset = [c for c in calibration if c["task"] == f"translate_{target}"]
+
+    def apply(point, target=target):
+        rubric.LOOSE_CHRF[target], rubric.STRICT_CHRF[target] = point
+
+    best([(lo, hi) for lo in grid for hi in grid if lo < hi], subset, apply)
+point, hits, n = best([(x,) for x in lengths], translation, apply_length)
+print(f"translations: MIN_TRANSLATION_LENGTH {point[0]:g}: {hits}/{n} calibration cases agree")
+for target in ("fr", "zh", "en"):  # second pass at the chosen floor
+    subset = [c for c in calibration if c["task"] == f"translate_{target}"]
+
+    def apply(point, target=target):
+        rubric.LOOSE_CHRF[target], rubric.STRICT_CHRF[target] = point
+
+    point, hits, n = best([(lo, hi) for lo in grid for hi in grid if lo < hi], subset, apply)
+    print(f"translate_{target}: LOOSE_CHRF {point[0]:g}, STRICT_CHRF {point[1]:g}: {hits}/{n} calibration cases agree")
+
+subset = [c for c in calibration if c["task"] == "summarize"]
+
+
+def apply_summary(point):
+    evaluate.STRICT_SUMMARY_CHRF = point[0]
+
+
+point, hits, n = best([(x,) for x in grid], subset, apply_summary)
+print(f"summarize: STRICT_SUMMARY_CHRF {point[0]:g}: {hits}/{n} calibration cases agree")
+print(f"all calibration cases: {agree(calibration)}/{len(calibration)} agree with these thresholds")
