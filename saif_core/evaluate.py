@@ -20,14 +20,10 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from . import rubric as R
 from .data import TARGET_LANGUAGE, TASK_IDS
 from .langid import LANGUAGE_NAMES, Segment, dominant_language, language_of, segments, window_share, words
-from .rubric import (  # noqa: F401  (RUBRIC, LABELS, JUDGE_VERSION and rubric re-exported)
-    ECHO_SIMILARITY, JUDGE_VERSION, LABELS, LOOP_REPEATS, LOOSE_CHRF, MIN_TARGET_SHARE, MAX_SUMMARY_RATIO_FAIL, MAX_SUMMARY_RATIO_STRICT,
-    MAX_TRANSLATION_LENGTH, MAX_WORD_SHARE, MIN_DISTINCT_TRIGRAMS, MIN_KEYWORD_WORDS, MIN_OVERLAP_FAIL,
-    MIN_OVERLAP_STRICT, MIN_SUMMARY_WORDS, MIN_TRANSLATION_LENGTH, RUBRIC, STRICT_CHRF, STRICT_SUMMARY_CHRF, base_task,
-    rubric,
-)
+from .rubric import JUDGE_VERSION, LABELS, RUBRIC, base_task, rubric  # noqa: F401  (re-exported)
 from .stats import accuracy, accuracy_by, confusion_matrix, wilson_interval  # noqa: F401  (re-exported)
 from .text import (
     SUMMARY_LABELS, TRANSLATION_LABELS, chrf, content_words, count_words, keyword_forms, loop_note, normalise, similarity,
@@ -87,7 +83,7 @@ def judge_translation(target: str, source: str, response: str, reference: str | 
     if not words(text):
         return Verdict("fail", "empty response (no letters or digits)", {"response": text})
     echo = similarity(text, source)
-    if echo >= ECHO_SIMILARITY:
+    if echo >= R.ECHO_SIMILARITY:
         return Verdict("fail", f"the response is (nearly) identical to the source (similarity {echo:.2f})",
                        {"similarity": echo})
     source_language = language_of(source)
@@ -100,7 +96,7 @@ def judge_translation(target: str, source: str, response: str, reference: str | 
     if not in_target:
         shown = "; ".join(s.describe() for s in found[:4])
         return Verdict("fail", f"no segment in {_name(target)}: {shown}", details)
-    if loop := loop_note(text, MIN_DISTINCT_TRIGRAMS, LOOP_REPEATS):
+    if loop := loop_note(text, R.MIN_DISTINCT_TRIGRAMS, R.LOOP_REPEATS):
         return Verdict("fail", f"degenerate: {loop}", details)
     foreign = [s for s in found if any(lang != target for lang in s.languages)]
     problems = []
@@ -115,12 +111,12 @@ def judge_translation(target: str, source: str, response: str, reference: str | 
     score, length = chrf(target_text, reference), _chars(target_text) / max(1, _chars(reference))
     details.update(chrf=round(score, 1), length=round(length, 3))
     meaning = f"chrF {score:.0f} against the reference"
-    if score < LOOSE_CHRF[target]:
-        return Verdict("fail", f"{_name(target)} text unrelated to the source ({meaning}, < {LOOSE_CHRF[target]:g})", details)
-    if score < STRICT_CHRF[target]:
-        problems.append(f"only part of the source's meaning ({meaning}, < {STRICT_CHRF[target]:g})")
-    if not MIN_TRANSLATION_LENGTH <= length <= MAX_TRANSLATION_LENGTH:
-        problems.append(f"{length:.1f}x the reference's length (outside {MIN_TRANSLATION_LENGTH:g}-{MAX_TRANSLATION_LENGTH:g})")
+    if score < R.LOOSE_CHRF[target]:
+        return Verdict("fail", f"{_name(target)} text unrelated to the source ({meaning}, < {R.LOOSE_CHRF[target]:g})", details)
+    if score < R.STRICT_CHRF[target]:
+        problems.append(f"only part of the source's meaning ({meaning}, < {R.STRICT_CHRF[target]:g})")
+    if not R.MIN_TRANSLATION_LENGTH <= length <= R.MAX_TRANSLATION_LENGTH:
+        problems.append(f"{length:.1f}x the reference's length (outside {R.MIN_TRANSLATION_LENGTH:g}-{R.MAX_TRANSLATION_LENGTH:g})")
     if problems:
         return Verdict("loose", f"{len(in_target)} segment(s) in {_name(target)}, but " + "; ".join(problems), details)
     return Verdict("strict", f"all {len(in_target)} segment(s) in {_name(target)}; {meaning}; "
@@ -131,7 +127,7 @@ def _without_stray(segment: Segment, target: str) -> Segment:
     """A sentence in another main language keeps ``target`` among its languages only when enough
     of its windows are in it: Spanish or Italian often has one French-looking window."""
     languages = segment.languages
-    if target in languages[1:] and window_share(segment.text, target, languages[0]) < MIN_TARGET_SHARE:
+    if target in languages[1:] and window_share(segment.text, target, languages[0]) < R.MIN_TARGET_SHARE:
         return Segment(segment.text, tuple(lang for lang in languages if lang != target))
     return segment
 
@@ -165,15 +161,15 @@ def judge_keyword(keyword: str, source: str, response: str) -> Verdict:
 
 def _degenerate(text: str, tokens: list[str], source: str) -> list[str]:
     problems = []
-    if len(tokens) < MIN_KEYWORD_WORDS:
-        problems.append(f"{len(tokens)} words (< {MIN_KEYWORD_WORDS})")
+    if len(tokens) < R.MIN_KEYWORD_WORDS:
+        problems.append(f"{len(tokens)} words (< {R.MIN_KEYWORD_WORDS})")
     if tokens:
         top, count = Counter(tokens).most_common(1)[0]
-        if count > len(tokens) * MAX_WORD_SHARE:
+        if count > len(tokens) * R.MAX_WORD_SHARE:
             problems.append(f"{top!r} is {count} of its {len(tokens)} words")
-    if loop := loop_note(text, MIN_DISTINCT_TRIGRAMS, LOOP_REPEATS):
+    if loop := loop_note(text, R.MIN_DISTINCT_TRIGRAMS, R.LOOP_REPEATS):
         problems.append(loop)
-    if source and similarity(text, source) >= ECHO_SIMILARITY:
+    if source and similarity(text, source) >= R.ECHO_SIMILARITY:
         problems.append("it copies the prompt")
     return problems
 
@@ -200,31 +196,31 @@ def judge_summary(source: str, response: str, reference: str | None = None) -> V
     length = f"length {ratio:.0%} of the source ({n_words}/{n_source} words)"
     words_shared = f"{len(shared)} of {len(mine)} content words occur in the source ({overlap:.0%})"
     failures = []
-    if n_words < MIN_SUMMARY_WORDS:
-        failures.append(f"{n_words} word(s) (< {MIN_SUMMARY_WORDS})")
+    if n_words < R.MIN_SUMMARY_WORDS:
+        failures.append(f"{n_words} word(s) (< {R.MIN_SUMMARY_WORDS})")
     else:
-        if ratio >= MAX_SUMMARY_RATIO_FAIL or similarity(text, source) >= ECHO_SIMILARITY:
+        if ratio >= R.MAX_SUMMARY_RATIO_FAIL or similarity(text, source) >= R.ECHO_SIMILARITY:
             failures.append(f"{length}: a copy or near-copy")
         if language != source_language:
             failures.append(f"in {_name(language)}, the source is in {_name(source_language)}")
-        if overlap < MIN_OVERLAP_FAIL:
-            failures.append(f"{words_shared}, < {MIN_OVERLAP_FAIL:.0%}: unrelated")
-        if loop := loop_note(text, MIN_DISTINCT_TRIGRAMS, LOOP_REPEATS):
+        if overlap < R.MIN_OVERLAP_FAIL:
+            failures.append(f"{words_shared}, < {R.MIN_OVERLAP_FAIL:.0%}: unrelated")
+        if loop := loop_note(text, R.MIN_DISTINCT_TRIGRAMS, R.LOOP_REPEATS):
             failures.append(loop)
     if failures:
         return Verdict("fail", "; ".join(failures), details)
     problems = []
-    if ratio > MAX_SUMMARY_RATIO_STRICT:
-        problems.append(f"{length}, > {MAX_SUMMARY_RATIO_STRICT:.0%}")
-    if overlap < MIN_OVERLAP_STRICT:
-        problems.append(f"{words_shared}, < {MIN_OVERLAP_STRICT:.0%}")
+    if ratio > R.MAX_SUMMARY_RATIO_STRICT:
+        problems.append(f"{length}, > {R.MAX_SUMMARY_RATIO_STRICT:.0%}")
+    if overlap < R.MIN_OVERLAP_STRICT:
+        problems.append(f"{words_shared}, < {R.MIN_OVERLAP_STRICT:.0%}")
     if not reference:
         problems.append("faithfulness not checked (no reference summary), so at best loose")
     else:
         score = chrf(text, reference)
         details["chrf"] = round(score, 1)
-        if score < STRICT_SUMMARY_CHRF:
-            problems.append(f"chrF {score:.0f} against the reference summary, < {STRICT_SUMMARY_CHRF:g}")
+        if score < R.STRICT_SUMMARY_CHRF:
+            problems.append(f"chrF {score:.0f} against the reference summary, < {R.STRICT_SUMMARY_CHRF:g}")
     if problems:
         return Verdict("loose", "; ".join(problems), details)
     return Verdict("strict", f"{length}; {words_shared}; chrF {details['chrf']:.0f} against the reference summary", details)

@@ -47,7 +47,7 @@ translation = [c for c in calibration if c["task"].startswith("translate_")]
 
 
 def apply_length(point):
-    evaluate.MIN_TRANSLATION_LENGTH = point[0]
+    rubric.MIN_TRANSLATION_LENGTH = point[0]
 
 
 for target in ("fr", "zh", "en"):  # first pass: chrF thresholds at the current length floor
@@ -72,7 +72,7 @@ subset = [c for c in calibration if c["task"] == "summarize"]
 
 
 def apply_summary(point):
-    evaluate.STRICT_SUMMARY_CHRF = point[0]
+    rubric.STRICT_SUMMARY_CHRF = point[0]
 
 
 point, hits, n = best([(x,) for x in grid], subset, apply_summary)

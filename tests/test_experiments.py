@@ -126,7 +126,7 @@ def test_k_larger_than_candidates_leaves_no_record(sae_root, tmp_path):
         experiments.run(experiments.dataclasses.replace(cfg, k=n + 1), root=tmp_path / "r", progress=False)
 
 
-def test_tune_alpha_picks_on_dev_by_strict_then_loose_then_smallest(monkeypatch):
+def test_tune_alpha_picks_on_dev_by_strict_then_loose_then_smallest(monkeypatch):  # as long as the evaluation
     seen = []
 
     def fake_run_alphas(cfg, alphas, root=None, progress=False):
@@ -137,7 +137,7 @@ def test_tune_alpha_picks_on_dev_by_strict_then_loose_then_smallest(monkeypatch)
     monkeypatch.setattr(experiments, "run_alphas", fake_run_alphas)
     alpha, rows = experiments.tune_alpha(RunConfig(task="translate_zh", max_new_tokens=64, n_eval=7))
     assert alpha == 3.0 and [r["alpha"] for r in rows] == [2.0, 3.0, 4.0]
-    assert all(c.eval_split == "dev" and c.conditions == ("steered",) and c.max_new_tokens == 48 and c.n_eval is None
+    assert all(c.eval_split == "dev" and c.conditions == ("steered",) and c.max_new_tokens == 64 and c.n_eval is None
                for c in seen)
 
 

@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from saif_core import evaluate
+from saif_core import evaluate, rubric
 from saif_core.cli import add_judge_command
 from saif_core.evaluate import judge
 from saif_core.llm_judge import LLMJudge, agreement_report, build_messages, cache_key, parse_verdict
@@ -105,14 +105,16 @@ def test_retries_are_bounded(server, tmp_path):
 
 def test_agreement_report_counts_and_confusion(server, tmp_path):
     records = [
-        {"task": "translate_fr", "source": "The cat is on the sofa.", "response": "Le chat est sur le canapé."},
+        {"task": "translate_fr", "source": "The cat is on the sofa.", "response": "Le chat est sur le canapé.",
+         "reference": "Le chat est sur le canapé."},
         {"task": "translate_fr", "source": "The cat is on the sofa.", "response": "The cat is on the sofa."},
         {"task": "keyword", "source": "s", "response": "My old gardener grows roses and tomatoes.",
          "keyword": "garden"},
         {"task": "keyword", "source": "s", "response": "We spent all day in the garden with friends.",
          "keyword": "garden"},
         {"task": "summarize", "source": "The old mill was restored by volunteers over three summers and now "
-                                        "grinds flour for the bakery.", "response": "Volunteers restored the mill."},
+                                        "grinds flour for the bakery.", "response": "Volunteers restored the mill.",
+         "reference": "Volunteers restored the old mill."},
     ]
     report = agreement_report(records, LLMJudge(model="fake-judge", base_url=server, cache_dir=tmp_path))
     # rules: strict, fail, loose, strict, strict; fake LLM: strict, fail, loose, strict, loose
@@ -160,26 +162,31 @@ def test_build_messages_checks_task_and_keyword():
 
 
 @pytest.mark.parametrize("constant, value, task, before, after", [
-    ("MAX_TRANSLATION_RATIO", 6.0, "translate_fr", "at most 3 times", "at most 6 times"),
     ("MIN_KEYWORD_WORDS", 7, "keyword", "at least 5 words", "at least 7 words"),
     ("MIN_SUMMARY_WORDS", 4, "summarize", "fewer than 3 words", "fewer than 4 words"),
-    ("MAX_SUMMARY_RATIO_FAIL", 0.8, "summarize", "at least 90% of the source", "at least 80% of the source"),
-    ("MIN_OVERLAP_FAIL", 0.25, "summarize", "fewer than 30% of its", "fewer than 25% of its"),
-    ("MAX_SUMMARY_RATIO_STRICT", 0.4, "summarize", "at most 50% of the source", "at most 40% of the source"),
-    ("MIN_OVERLAP_STRICT", 0.6, "summarize", "at least 50% of its", "at least 60% of its"),
+    ("MAX_SUMMARY_RATIO_FAIL", 0.8, "summarize", "(90% of its length or more)", "(80% of its length or more)"),
+    ("MAX_SUMMARY_RATIO_STRICT", 0.4, "summarize", "at most 50% of its length", "at most 40% of its length"),
 ])
 def test_llm_prompt_is_built_from_the_rule_judges_thresholds(monkeypatch, constant, value, task, before, after):
-    """A threshold is written once (saif_core.evaluate): changing it changes the LLM judge's prompt."""
-    prompt = build_messages(task, "a source", "a response", "river")[1]["content"]
+    """A threshold is written once (saif_core.rubric): changing it changes the LLM judge's prompt."""
+    prompt = build_messages(task, "a source", "a response", "river", "a reference")[1]["content"]
     assert before in prompt and after not in prompt
-    monkeypatch.setattr(evaluate, constant, value)
-    prompt = build_messages(task, "a source", "a response", "river")[1]["content"]
+    monkeypatch.setattr(rubric, constant, value)
+    prompt = build_messages(task, "a source", "a response", "river", "a reference")[1]["content"]
     assert after in prompt and before not in prompt
 
 
 def test_rule_judge_and_llm_prompt_follow_the_same_constant(monkeypatch):
-    source, response = "Good night.", "Bonne nuit, dors bien et fais de beaux rêves, mon petit."  # ratio 5.5
-    assert judge("translate_fr", source, response).label == "loose"
-    monkeypatch.setattr(evaluate, "MAX_TRANSLATION_RATIO", 6.0)
-    assert judge("translate_fr", source, response).label == "strict"
-    assert "at most 6 times" in build_messages("translate_fr", source, response)[1]["content"]
+    args = ("summarize", "The museum opens at nine and closes at six every day of the week.", "The museum opens daily.")
+    assert judge(*args, reference="The museum opens every day.").label != "fail"
+    monkeypatch.setattr(rubric, "MIN_SUMMARY_WORDS", 5)
+    verdict = judge(*args, reference="The museum opens every day.")
+    assert verdict.label == "fail" and "(< 5)" in verdict.reason
+    assert "fewer than 5 words" in build_messages(*args, reference="x")[1]["content"]
+
+
+def test_without_a_reference_the_prompt_forbids_strict():
+    content = build_messages("translate_fr", "Hello.", "Bonjour.")[1]["content"]
+    assert "never answer 'strict'" in content and "REFERENCE:" not in content
+    content = build_messages("translate_fr", "Hello.", "Bonjour.", reference="Bonjour.")[1]["content"]
+    assert "REFERENCE:\n<<<\nBonjour.\n>>>" in content
