@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 
 from . import rubric as R
 from .data import TARGET_LANGUAGE, TASK_IDS
+from .details import differences, invented
 from .langid import LANGUAGE_NAMES, Segment, dominant_language, language_of, segments, window_share, words
 from .rubric import JUDGE_VERSION, LABELS, RUBRIC, base_task, rubric  # noqa: F401  (re-exported)
 from .stats import accuracy, accuracy_by, confusion_matrix, wilson_interval  # noqa: F401  (re-exported)
@@ -115,6 +116,9 @@ def judge_translation(target: str, source: str, response: str, reference: str | 
         return Verdict("fail", f"{_name(target)} text unrelated to the source ({meaning}, < {R.LOOSE_CHRF[target]:g})", details)
     if score < R.STRICT_CHRF[target]:
         problems.append(f"only part of the source's meaning ({meaning}, < {R.STRICT_CHRF[target]:g})")
+    if wrong := differences(target_text, reference, target):
+        details["wrong_detail"] = wrong
+        problems.append(f"a detail differs ({wrong})")
     if not R.MIN_TRANSLATION_LENGTH <= length <= R.MAX_TRANSLATION_LENGTH:
         problems.append(f"{length:.1f}x the reference's length (outside {R.MIN_TRANSLATION_LENGTH:g}-{R.MAX_TRANSLATION_LENGTH:g})")
     if problems:
@@ -171,7 +175,20 @@ def _degenerate(text: str, tokens: list[str], source: str) -> list[str]:
         problems.append(loop)
     if source and similarity(text, source) >= R.ECHO_SIMILARITY:
         problems.append("it copies the prompt")
+    elif source and (added := _added_to_copy(tokens, source)) is not None:
+        problems.append(f"it copies the prompt, adding {added} word(s)")
     return problems
+
+
+def _added_to_copy(tokens: list[str], source: str) -> int | None:
+    """How many words a response adds to a copy of the prompt: None unless it holds at least
+    ``COPY_SHARE`` of the prompt's words and adds at most ``MAX_COPY_ADDED``."""
+    prompt = Counter(w.casefold() for w in words(source))
+    if not prompt:
+        return None
+    added = sum((Counter(tokens) - prompt).values())
+    kept = sum((Counter(tokens) & prompt).values()) / sum(prompt.values())
+    return added if kept >= R.COPY_SHARE and added <= R.MAX_COPY_ADDED else None
 
 
 # --- summary ---------------------------------------------------------------------------
@@ -214,6 +231,8 @@ def judge_summary(source: str, response: str, reference: str | None = None) -> V
         problems.append(f"{length}, > {R.MAX_SUMMARY_RATIO_STRICT:.0%}")
     if overlap < R.MIN_OVERLAP_STRICT:
         problems.append(f"{words_shared}, < {R.MIN_OVERLAP_STRICT:.0%}")
+    if new := invented(text, source, source_language):
+        problems.append(f"names {new} that the source does not")
     if not reference:
         problems.append("faithfulness not checked (no reference summary), so at best loose")
     else:

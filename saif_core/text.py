@@ -116,7 +116,7 @@ def char_ngram_counts(text: str, n: int = 6) -> tuple[int, int]:
 def loop_note(text: str, min_distinct: float, max_repeats: int | None = None) -> str | None:
     """Why ``text`` is a repetition loop, or None: under ``min_distinct`` of its word trigrams
     (when it has 6 or more) or of its character 6-grams (when 18 or more) are distinct, or
-    one word trigram (for unspaced Chinese text: one character 6-gram) occurs ``max_repeats``
+    one word 4-gram (for unspaced Chinese text: one character 6-gram) occurs ``max_repeats``
     times or more (a good start that ends in a loop).
 
     >>> loop_note("the river, the river, the river, the river", 0.5)
@@ -131,7 +131,7 @@ def loop_note(text: str, min_distinct: float, max_repeats: int | None = None) ->
     if max_repeats:
         tokens = [w.casefold() for w in words(text)]
         cjk = sum(len(w) == 1 and not w.isascii() for w in tokens) > len(tokens) / 2
-        grams = Counter(_char_grams(text) if cjk else zip(tokens, tokens[1:], tokens[2:]))
+        grams = Counter(_char_grams(text) if cjk else zip(tokens, tokens[1:], tokens[2:], tokens[3:]))
         if grams:
             gram, count = grams.most_common(1)[0]
             if count >= max_repeats:

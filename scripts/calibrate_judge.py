@@ -25,20 +25,24 @@ def agree(subset) -> int:
                == c["label"] for c in subset)
 
 
+SLACK = 1  # points this many cases short of the best count as tied: one case is noise
+
+
 def best(grid_points, subset, apply):
-    """The grid point with the most agreement; among ties, the one nearest the centre of the
-    box the tied points span (thresholds away from the edges of what the labels allow)."""
+    """A grid point with (nearly) the most agreement: among the points within ``SLACK`` cases
+    of the best, the one nearest the centre of the box they span (thresholds away from the
+    edges of what the labels allow, not at a one-case spike)."""
     scores = {}
     for point in grid_points:
         apply(point)
         scores[point] = agree(subset)
     top = max(scores.values())
-    tied = [p for p, s in scores.items() if s == top]
+    tied = [p for p, s in scores.items() if s >= top - SLACK]
     centre = [(min(p[i] for p in tied) + max(p[i] for p in tied)) / 2 for i in range(len(tied[0]))]
     spans = [max(p[i] for p in tied) - min(p[i] for p in tied) or 1 for i in range(len(tied[0]))]
     choice = min(tied, key=lambda p: sum(((p[i] - centre[i]) / spans[i]) ** 2 for i in range(len(p))))
     apply(choice)
-    return choice, top, len(subset)
+    return choice, scores[choice], len(subset)
 
 
 grid = [x / 2 for x in range(0, 141, 5)]  # 0, 2.5, ..., 70
