@@ -7,8 +7,9 @@ small closed list in each target language; :func:`details` reads them as values
 (``("number", 3)``, ``("weekday", 7)``, ``("month", 12)``) so that a response and a
 reference in the same language can be compared, whatever their other wording.
 
-Only the target languages of the translation tasks (English, French, Chinese) are read.
-Words that are also common non-numbers are left out: "one", "un/une", "neuf" (new), 一,
+The target languages of the translation tasks (English, French, Chinese) and the other
+languages of the passages (German, Spanish) are read; in others only digits count. Words that
+are also common non-numbers are left out: "one", "un/une", "neuf" (new), "ein", "uno", 一,
 十分 (very).
 
     >>> sorted(details("Le vol a été retardé de trois heures dimanche.", "fr"))
@@ -29,15 +30,36 @@ _EN = {"two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight"
 _FR = {"deux": 2, "trois": 3, "quatre": 4, "cinq": 5, "six": 6, "sept": 7, "huit": 8, "dix": 10, "onze": 11,
        "douze": 12, "treize": 13, "quatorze": 14, "quinze": 15, "seize": 16, "vingt": 20, "vingts": 20,
        "trente": 30, "quarante": 40, "cinquante": 50, "soixante": 60}
+_ES = {"dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "seis": 6, "siete": 7, "ocho": 8, "nueve": 9, "diez": 10,
+       "once": 11, "doce": 12, "trece": 13, "catorce": 14, "quince": 15, "dieciséis": 16, "diecisiete": 17,
+       "dieciocho": 18, "diecinueve": 19, "veinte": 20, "treinta": 30, "cuarenta": 40, "cincuenta": 50,
+       "sesenta": 60, "setenta": 70, "ochenta": 80, "noventa": 90, "cien": 100, "ciento": 100,
+       "quinientos": 500, "quinientas": 500, "setecientos": 700, "setecientas": 700,
+       "novecientos": 900, "novecientas": 900}
+_ES |= {f"veinti{w}": 20 + n for w, n in (("uno", 1), ("dós", 2), ("trés", 3), ("cuatro", 4), ("cinco", 5),
+                                          ("séis", 6), ("siete", 7), ("ocho", 8), ("nueve", 9))}
+_ES |= {f"{w}cient{e}": n * 100 for w, n in (("dos", 2), ("tres", 3), ("cuatro", 4), ("seis", 6), ("ocho", 8))
+        for e in ("os", "as")}
+# German writes a number as one word ("dreihundertzwanzig"): its parts, read left to right
+_DE_PARTS = {"zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6, "sieben": 7, "sieb": 7, "acht": 8,
+             "neun": 9, "zehn": 10, "elf": 11, "zwölf": 12, "zwanzig": 20, "dreißig": 30, "vierzig": 40,
+             "fünfzig": 50, "sechzig": 60, "siebzig": 70, "achtzig": 80, "neunzig": 90, "hundert": "x100",
+             "tausend": "x1000", "ein": 1, "eins": 1, "und": 0}
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "cent": 100, "cents": 100, "mille": 1000,
-           "century": 100, "centuries": 100, "siècle": 100, "siècles": 100}  # three-century-old: 300
+           "century": 100, "centuries": 100, "siècle": 100, "siècles": 100,
+           "mil": 1000, "millón": 10**6, "millones": 10**6}  # three-century-old: 300
+_INSIDE_A_NUMBER = {"neuf": 9, "un": 1, "une": 1, "one": 1, "uno": 1, "una": 1}  # alone they are not numbers
 WEEKDAYS = {
     "en": "monday tuesday wednesday thursday friday saturday sunday".split(),
     "fr": "lundi mardi mercredi jeudi vendredi samedi dimanche".split(),
+    "de": "montag dienstag mittwoch donnerstag freitag samstag sonntag".split(),
+    "es": "lunes martes miércoles jueves viernes sábado domingo".split(),
 }
 MONTHS = {
     "en": "january february march april may june july august september october november december".split(),
     "fr": "janvier février mars avril mai juin juillet août septembre octobre novembre décembre".split(),
+    "de": "januar februar märz april mai juni juli august september oktober november dezember".split(),
+    "es": "enero febrero marzo abril mayo junio julio agosto septiembre octubre noviembre diciembre".split(),
 }
 _ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
 _ZH_SCALES = {"十": 10, "百": 100, "千": 1000, "万": 10_000}
@@ -48,20 +70,45 @@ _ZH_NOT_NUMBERS = ("十分", "万一", "一一", "三明治", "千万")  # very,
 
 
 def details(text: str, language: str) -> set[tuple[str, int]]:
-    """The numbers, weekdays and months ``text`` (in ``language``: en, fr or zh) names, as
-    ``(kind, value)`` pairs; digits count in every language."""
+    """The numbers, weekdays and months ``text`` (in ``language``: en, fr, zh, de or es) names,
+    as ``(kind, value)`` pairs; digits count in every language."""
     if language == "zh":
         return _zh(text)
     found = _digits(text)
-    tokens = re.findall(r"[^\W\d_]+", text.casefold())
+    tokens = re.findall(r"[^\W\d_]+|[^\w\s-]", text.casefold())  # punctuation ends a number: "22, 2000"
     for kind, names in (("weekday", WEEKDAYS), ("month", MONTHS)):
         found |= {(kind, names[language].index(t) + 1) for t in tokens if t in names.get(language, ())}
     if language == "en" and "may" in tokens:  # the verb is far more common than the month
         found.discard(("month", 5))
         if re.search(r"\bmay\s+\d|\d\s+may\b|\bin may\b", text, re.I):
             found.add(("month", 5))
-    words = _EN if language == "en" else _FR if language == "fr" else {}
+    if language == "de":
+        return found | {("number", n) for n in map(_de_number, tokens) if n not in (None, 1)}
+    words = {"en": _EN, "fr": _FR, "es": _ES}.get(language, {})
     return found | {("number", n) for n in _word_numbers(tokens, words) if n != 1}
+
+
+def _de_number(word: str) -> int | None:
+    """A German number word's value ("dreihundertzwanzig" 320, "tausend" 1000), else None;
+    "ein" alone is the article."""
+    parts, rest = [], word
+    while rest:
+        part = next((p for p in sorted(_DE_PARTS, key=len, reverse=True) if rest.startswith(p)), None)
+        if part is None:
+            return None
+        parts.append(_DE_PARTS[part])
+        rest = rest[len(part):]
+    if word in ("ein", "eins", "und") or all(p == 0 for p in parts):
+        return None
+    total, current = 0, 0
+    for p in parts:
+        if p == "x1000":
+            total, current = (total + max(current, 1)) * 1000, 0
+        elif p == "x100":
+            current = max(current, 1) * 100
+        else:
+            current += p
+    return total + current
 
 
 def _digits(text: str) -> set[tuple[str, int]]:
@@ -75,8 +122,9 @@ def _word_numbers(tokens: list[str], words: dict[str, int]) -> list[int]:
         if t in ("vingt", "vingts") and previous == "quatre":  # quatre-vingt(s): 80
             current += 76
         elif t in words:
-            current += words[t]
-            in_run = True
+            current, in_run = current + words[t], True
+        elif t in _INSIDE_A_NUMBER and in_run:  # "dix-neuf", "vingt et un", "twenty-one"
+            current += _INSIDE_A_NUMBER[t]
         elif t in _SCALES:  # "a hundred", "mille"
             current, in_run = max(current, 1) * _SCALES[t], True
             if _SCALES[t] >= 1000:
