@@ -116,6 +116,9 @@ def judge_translation(target: str, source: str, response: str, reference: str | 
         return Verdict("fail", f"{_name(target)} text unrelated to the source ({meaning}, < {R.LOOSE_CHRF[target]:g})", details)
     if score < R.STRICT_CHRF[target]:
         problems.append(f"only part of the source's meaning ({meaning}, < {R.STRICT_CHRF[target]:g})")
+    if kept := untranslated(target_text, source, reference):
+        details["untranslated"] = kept
+        problems.append(f"source words left untranslated ({', '.join(repr(w) for w in kept[:4])})")
     if wrong := differences(target_text, reference, target):
         details["wrong_detail"] = wrong
         problems.append(f"a detail differs ({wrong})")
@@ -125,6 +128,28 @@ def judge_translation(target: str, source: str, response: str, reference: str | 
         return Verdict("loose", f"{len(in_target)} segment(s) in {_name(target)}, but " + "; ".join(problems), details)
     return Verdict("strict", f"all {len(in_target)} segment(s) in {_name(target)}; {meaning}; "
                    f"{length:.1f}x its length", details)
+
+
+def untranslated(text: str, source: str, reference: str) -> list[str]:
+    """Words of the source carried into a translation unchanged that the reference translates:
+    letter words of ``MIN_UNTRANSLATED_LETTERS`` or more (any case), and CJK characters in a
+    translation out of Chinese. Names and words the languages share are in the reference too.
+
+    >>> untranslated("The new park has a natural lake with patos and barcas.",
+    ...              "El nuevo parque tiene un lago artificial con patos y barcas.",
+    ...              "The new park has an artificial lake with ducks and rowboats.")
+    ['patos', 'barcas']
+    """
+    seen = {w.casefold() for w in words(reference)}
+    source_words = {w.casefold() for w in words(source)}
+    out = []
+    for w in words(text):
+        key = w.casefold()
+        cjk = len(w) == 1 and "\u4e00" <= w <= "\u9fff"
+        letters = w.isalpha() and not cjk and len(w) >= R.MIN_UNTRANSLATED_LETTERS
+        if (cjk or letters) and key in source_words and key not in seen:
+            out.append(w)
+    return list(dict.fromkeys(out))
 
 
 def _without_stray(segment: Segment, target: str) -> Segment:

@@ -5,9 +5,11 @@ are built from them, so the rule judge (``evaluate``) and the LLM judge apply th
 Meaning is checked against reference answers (``data/contents/references``): a translation
 must say what the source says (chrF of its target-language text against the reference
 translation), a summary must be faithful (its content words in the source, chrF against the
-reference summary). Without a reference, a translation or a summary cannot be strict. The
-chrF thresholds were calibrated on the calibration part of the hand-labelled agreement set
-(``tests/data/judge_agreement.jsonl``), never on its test part (``saif judge --agreement``).
+reference summary, no number or date the source lacks); numbers, weekdays and months must match
+the reference's (:mod:`saif_core.details`). Without a reference, a translation or a summary
+cannot be strict. The chrF and length thresholds were chosen by ``scripts/calibrate_judge.py``
+on the calibration part of the hand-labelled agreement set (``tests/data/judge_agreement.jsonl``),
+never on its test part (``saif judge --agreement``; the README has the confusion matrix).
 
 Example:
     >>> rubric("translate_fr").startswith("The task was to translate the source into French")
@@ -27,9 +29,10 @@ LOOP_REPEATS = 4  # one word 4-gram (Chinese: character 6-gram) this often: a lo
 MIN_TARGET_SHARE = 0.25  # of a sentence's 3-word windows, for a target language to count beside its main one
 # translation: chrF (sacrebleu, 0-100) of the target-language text against the reference
 # (chosen by scripts/calibrate_judge.py on the agreement set's calibration part)
-STRICT_CHRF = {"fr": 35.0, "en": 32.5, "zh": 20.0}  # says what the source says
-LOOSE_CHRF = {"fr": 30.0, "en": 27.5, "zh": 15.0}  # carries part of the source's content
-MIN_TRANSLATION_LENGTH = 0.75  # strict: target-language text / reference, in characters (no spaces)
+STRICT_CHRF = {"fr": 30.0, "en": 40.0, "zh": 15.0}  # says what the source says
+LOOSE_CHRF = {"fr": 25.0, "en": 30.0, "zh": 12.5}  # carries part of the source's content
+MIN_UNTRANSLATED_LETTERS = 4  # a source word this long, kept as is but translated in the reference: not strict
+MIN_TRANSLATION_LENGTH = 0.8  # strict: target-language text / reference, in characters (no spaces)
 MAX_TRANSLATION_LENGTH = 1.8
 # keyword
 MIN_KEYWORD_WORDS = 5
