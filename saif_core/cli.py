@@ -5,7 +5,8 @@
     saif judge IN.jsonl              strict / loose / fail verdicts (saif_core.evaluate)
     saif steer --task T --json       original / prompted / steered strict and loose accuracy
     saif bench --json                steered vs unsteered throughput
-    saif figures [NN ...]            run the notebook series with papermill
+    saif figures [NN ...] [--fresh]  run the notebook series with papermill (from the shipped record)
+    saif record save|restore         the shipped record of the study's generations
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import json
 import math
 import sys
 
+from . import paths, record
 from .bench import run_bench
 from .doctor import print_report, run_doctor
 from .evaluate import accuracy_by, agreement, judge, judge_records
@@ -47,6 +49,17 @@ def cmd_sae_eval(args) -> int:
     return 0
 
 
+def cmd_record(args) -> int:
+    if args.action == "save":
+        got = record.save()
+        print(f"record: {got['records']} generations, {got['files']} files, {got['bytes'] / 1e6:.1f} MB "
+              f"in {paths.record_root()}")
+    else:
+        got = record.restore()
+        print(f"record: {got['records']} generations read, {got['files']} files written to {paths.results_root()}")
+    return 0
+
+
 def cmd_figures(args) -> int:
     known = [p.stem for p in numbered_notebooks()]
     unmatched = [o for o in args.only if not any(k.startswith(o) or f"{k}.ipynb" == o for k in known)]
@@ -54,6 +67,12 @@ def cmd_figures(args) -> int:
         print(f"saif figures: error: no notebook starts with {', '.join(map(repr, unmatched))}. "
               f"Fix: pass prefixes of {', '.join(known)} (e.g. 02 05; 0 selects 00-09).", file=sys.stderr)
         return 2
+    if args.fresh:
+        print("--fresh: the shipped record is not read; every missing generation is made now", flush=True)
+    else:
+        got = record.restore()
+        print(f"shipped record: {got['records']} generations read into the results store "
+              f"({got['files']} files it lacked; {paths.record_root()})", flush=True)
     timings = run_all(only=args.only or None)
     if timings:
         print(f"{len(timings)} notebook(s) in {sum(timings.values()) / 60:.1f} min; figures in figures/")
@@ -247,7 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     f = sub.add_parser("figures", help="run every numbered notebook with papermill (what `make figures` calls)")
     f.add_argument("only", nargs="*", help="notebook prefixes to run (default: all), e.g. 02 05")
+    f.add_argument("--fresh", action="store_true", help="ignore the shipped record (record/): generate everything "
+                   "the results store lacks")
     f.set_defaults(func=cmd_figures)
+
+    r = sub.add_parser("record", help="save the results store as the shipped record, or restore it into a store")
+    r.add_argument("action", choices=["save", "restore"])
+    r.set_defaults(func=cmd_record)
 
     add_judge_command(sub)
     return p

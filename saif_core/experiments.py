@@ -212,6 +212,26 @@ def generate_and_save_records(runs: list[PreparedRun], progress: bool = True) ->
     bar.close()
 
 
+def rejudge_stale(run_: PreparedRun) -> int:
+    """Re-judge, from their stored outputs, the records of ``run_`` that an older judge labelled
+    (``judge_version`` below ``JUDGE_VERSION``), against the items' current references, and
+    store them again (atomically): a changed judge never needs the generations again. Returns
+    how many records it re-judged."""
+    path = run_.folder / "records.jsonl"
+    recs = read_records(path)
+    stale = [r for r in recs if r.get("judge_version") != JUDGE_VERSION]
+    if not stale:
+        return 0
+    items = {it.id: it for it in run_.items}
+    for r in stale:
+        item = items.get(r["content_id"])
+        keyword, reference = judged_against(run_.cfg.task, item) if item else (r.get("keyword"), r.get("reference"))
+        v = judge(run_.cfg.task, r["source"], r["output"], keyword, reference)
+        r.update(keyword=keyword, reference=reference, label=v.label, reason=v.reason, judge_version=JUDGE_VERSION)
+    store.rewrite_records(path, recs)
+    return len(stale)
+
+
 def summarize_and_save(run_: PreparedRun) -> dict:
     """Step 5: accuracy per condition over the run's items -> ``summary.json``."""
     ids = {it.id for it in run_.items}
@@ -240,6 +260,8 @@ def run_prepared(prepared: list[PreparedRun], progress: bool = True) -> list[dic
     with ExitStack() as locks:
         for folder in sorted({p.folder for p in prepared}):  # a fixed order: two sweeps never deadlock
             locks.enter_context(store.run_lock(folder))
+        for p in prepared:
+            rejudge_stale(p)
         generate_and_save_records(prepared, progress)
         return [summarize_and_save(p) for p in prepared]
 

@@ -6,6 +6,7 @@ Each folder is a function read at call time, so a notebook or test that sets the
 | variable | default | what lives there |
 |---|---|---|
 | ``SAIF_RESULTS`` | ``<repo>/results`` | the results store (run folders, cached pairs and vectors) |
+| ``SAIF_RECORD`` | ``<repo>/record`` | the shipped record of the study's generations (``record``) |
 | ``SAIF_FIGURES`` | ``<repo>/figures`` | figures, their summaries, ``timings.json`` |
 | ``SAIF_SAES`` | ``<repo>/data/saes`` | shipped SAEs (``<model>/<hook>/width_<d_sae>/``) |
 | ``SAIF_CACHE`` | ``~/.cache/saif`` | dequantized models, assembled GGUFs, LLM-judge answers |
@@ -36,6 +37,10 @@ def _env_path(variable: str, default: Path) -> Path:
 
 def results_root() -> Path:
     return _env_path("SAIF_RESULTS", REPO / "results")
+
+
+def record_root() -> Path:
+    return _env_path("SAIF_RECORD", REPO / "record")
 
 
 def figures_root() -> Path:

@@ -20,7 +20,11 @@ from __future__ import annotations
 from .data import KEYWORD_TASK, TARGET_LANGUAGE, TASK_IDS
 from .langid import LANGUAGE_NAMES
 
-JUDGE_VERSION = 2  # 1: form only (language and length); 2: meaning checked against references
+# 1: form only (language and length); 2: meaning checked against references (chrF, lengths);
+# 3: + numbers, weekdays and months, untranslated source words, copies of the prompt with a few
+# words added, loops on word 4-grams. Records an older judge labelled are re-judged from their
+# stored outputs (``experiments.rejudge_stale``): bump this whenever a verdict can change.
+JUDGE_VERSION = 3
 LABELS = ("strict", "loose", "fail")
 
 ECHO_SIMILARITY = 0.9  # a response this similar to the source (difflib ratio) copies it

@@ -110,6 +110,12 @@ def dedupe(records: list[dict]) -> list[dict]:
     return out
 
 
+def rewrite_records(path: Path, records: list[dict]) -> None:
+    """Replace a records file atomically (a reader sees the old file or the new, never half)."""
+    blob = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records).encode()
+    write_with(path, lambda tmp: Path(tmp).write_bytes(blob))
+
+
 def append_records(path: Path, records: list[dict]) -> None:
     """Append records in one write, then fsync: a batch lands whole or is torn at the end."""
     if not records:

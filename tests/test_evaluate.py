@@ -17,9 +17,8 @@ from saif_core.text import normalise
 
 DATA = Path(__file__).parent / "data"
 AGREEMENT = [json.loads(line) for line in (DATA / "judge_agreement.jsonl").open(encoding="utf-8")]
-# The agreement the judge keeps on the test part (never tuned on), overall and per task: what
-# it measured (88.1%, lowest task 82.8%), as a floor against regressions. The goal is 90% / 85%.
-MIN_TEST_AGREEMENT, MIN_TASK_AGREEMENT = 0.88, 0.82
+# The goal of issue #14 for the test part (never tuned on), overall and per task.
+MIN_TEST_AGREEMENT, MIN_TASK_AGREEMENT = 0.90, 0.85
 
 
 def test_agreement_set_is_large_split_and_covers_every_task_and_label():
@@ -28,11 +27,12 @@ def test_agreement_set_is_large_split_and_covers_every_task_and_label():
     assert cells == {(task, label) for task in evaluate.TASKS for label in evaluate.LABELS}
     assert all(case.get("rationale") and case["split"] in ("calibration", "test") for case in AGREEMENT)
     origins = {case["origin"].split("/")[0] for case in AGREEMENT}
-    assert {"synthetic", "smollm2-135m-instruct", "gemma-3-270m"} <= origins
+    assert {"synthetic", "smollm2-135m-instruct", "gemma-3-270m", "qwen2.5-coder-0.5b-instruct"} <= origins
     conditions = {case["origin"].split("/")[1] for case in AGREEMENT if not case["origin"].startswith("synthetic")}
     assert conditions == {"original", "prompted", "steered"}
-    for split in ("calibration", "test"):
-        assert sum(case["split"] == split for case in AGREEMENT) >= 0.4 * len(AGREEMENT)
+    assert sum(case["split"] == "test" for case in AGREEMENT) >= 120
+    test_origins = {case["origin"] for case in AGREEMENT if case["split"] == "test"}
+    assert any(o.startswith("synthetic/") for o in test_origins) and any(not o.startswith("synthetic/") for o in test_origins)
 
 
 def test_judge_agrees_with_hand_labels_on_the_test_part():

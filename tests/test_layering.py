@@ -22,7 +22,7 @@ RANK = {
     "rubric": 7.5, "stats": 7.6,
     "evaluate": 8,
     "llm_judge": 9, "quality": 9,
-    "config": 10, "store": 10,
+    "config": 10, "store": 10, "record": 10,
     "experiments": 11,
     "plots": 12, "tables": 12,
     "studies": 13,

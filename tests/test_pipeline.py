@@ -70,3 +70,30 @@ def test_a_damaged_cached_vector_is_rebuilt(tiny_env):
     again = experiments.run(cfg.replace(alpha=3.0), tiny_env.results, progress=False)
     assert again["steered"]["n"] == 3
     assert len(cached.read_bytes()) > 20
+
+
+def test_a_changed_judge_rejudges_stored_outputs_without_generating_again(tiny_env, monkeypatch):
+    from saif_core import evaluate
+
+    cfg = tiny_cfg(conditions=("original", "steered"))
+    experiments.run(cfg, tiny_env.results, progress=False)
+    path = experiments.validate(cfg).run_dir(tiny_env.results) / "records.jsonl"
+    stored = [json.loads(line) for line in path.read_text().splitlines()]
+    assert stored and all(r["judge_version"] == evaluate.JUDGE_VERSION for r in stored)
+    for r in stored[:3]:  # as an older judge left them
+        r.update(label="strict", reason="form only", judge_version=1)
+        r.pop("reference")
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in stored))
+
+    def no_generation(*a, **k):
+        raise AssertionError("re-judging must not generate")
+
+    monkeypatch.setattr(steering, "generate", no_generation)
+    summary = experiments.run(cfg, tiny_env.results, progress=False)
+    again = experiments.records(cfg, tiny_env.results)
+    assert [r["output"] for r in again] == [r["output"] for r in stored]
+    assert all(r["judge_version"] == evaluate.JUDGE_VERSION and r["reason"] != "form only" for r in again)
+    for r in again:  # the verdict the current judge gives, against the item's reference
+        v = evaluate.judge(cfg.task, r["source"], r["output"], r["keyword"], r["reference"])
+        assert (r["label"], r["reason"]) == (v.label, v.reason) and r["reference"]
+    assert summary["steered"]["n"] == cfg.n_eval
