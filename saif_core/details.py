@@ -46,8 +46,9 @@ _DE_PARTS = {"zwei": 2, "drei": 3, "vier": 4, "fünf": 5, "sechs": 6, "sieben": 
              "fünfzig": 50, "sechzig": 60, "siebzig": 70, "achtzig": 80, "neunzig": 90, "hundert": "x100",
              "tausend": "x1000", "ein": 1, "eins": 1, "und": 0}
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "cent": 100, "cents": 100, "mille": 1000,
-           "century": 100, "centuries": 100, "siècle": 100, "siècles": 100,
-           "mil": 1000, "millón": 10**6, "millones": 10**6}  # three-century-old: 300
+           "century": 100, "centuries": 100, "siècle": 100, "siècles": 100,  # three-century-old: 300
+           "decade": 10, "decades": 10, "décennie": 10, "décennies": 10,  # four decades: 40
+           "mil": 1000, "millón": 10**6, "millones": 10**6}
 _INSIDE_A_NUMBER = {"neuf": 9, "un": 1, "une": 1, "one": 1, "uno": 1, "una": 1}  # alone they are not numbers
 WEEKDAYS = {
     "en": "monday tuesday wednesday thursday friday saturday sunday".split(),

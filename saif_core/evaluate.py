@@ -27,7 +27,7 @@ from .langid import LANGUAGE_NAMES, Segment, dominant_language, language_of, seg
 from .rubric import JUDGE_VERSION, LABELS, RUBRIC, base_task, rubric  # noqa: F401  (re-exported)
 from .stats import accuracy, accuracy_by, confusion_matrix, wilson_interval  # noqa: F401  (re-exported)
 from .text import (
-    SUMMARY_LABELS, TRANSLATION_LABELS, chrf, content_words, count_words, keyword_forms, loop_note, normalise, similarity,
+    STOPWORDS, SUMMARY_LABELS, TRANSLATION_LABELS, chrf, content_words, count_words, keyword_forms, loop_note, normalise, similarity,
     stem,
 )
 
@@ -123,7 +123,7 @@ def judge_translation(target: str, source: str, response: str, reference: str | 
         details["wrong_detail"] = wrong
         problems.append(f"a detail differs ({wrong})")
     if not R.MIN_TRANSLATION_LENGTH <= length <= R.MAX_TRANSLATION_LENGTH:
-        problems.append(f"{length:.1f}x the reference's length (outside {R.MIN_TRANSLATION_LENGTH:g}-{R.MAX_TRANSLATION_LENGTH:g})")
+        problems.append(f"{length:.2f}x the reference's length (outside {R.MIN_TRANSLATION_LENGTH:g}-{R.MAX_TRANSLATION_LENGTH:g})")
     if problems:
         return Verdict("loose", f"{len(in_target)} segment(s) in {_name(target)}, but " + "; ".join(problems), details)
     return Verdict("strict", f"all {len(in_target)} segment(s) in {_name(target)}; {meaning}; "
@@ -132,8 +132,9 @@ def judge_translation(target: str, source: str, response: str, reference: str | 
 
 def untranslated(text: str, source: str, reference: str) -> list[str]:
     """Words of the source carried into a translation unchanged that the reference translates:
-    letter words of ``MIN_UNTRANSLATED_LETTERS`` or more (any case), and CJK characters in a
-    translation out of Chinese. Names and words the languages share are in the reference too.
+    letter words of ``MIN_UNTRANSLATED_LETTERS`` or more (any case; function words such as
+    German "will", which English has too, aside), and CJK characters in a translation out of
+    Chinese. Names and words the languages share are in the reference too.
 
     >>> untranslated("The new park has a natural lake with patos and barcas.",
     ...              "El nuevo parque tiene un lago artificial con patos y barcas.",
@@ -146,7 +147,7 @@ def untranslated(text: str, source: str, reference: str) -> list[str]:
     for w in words(text):
         key = w.casefold()
         cjk = len(w) == 1 and "\u4e00" <= w <= "\u9fff"
-        letters = w.isalpha() and not cjk and len(w) >= R.MIN_UNTRANSLATED_LETTERS
+        letters = w.isalpha() and not cjk and len(w) >= R.MIN_UNTRANSLATED_LETTERS and key not in STOPWORDS
         if (cjk or letters) and key in source_words and key not in seen:
             out.append(w)
     return list(dict.fromkeys(out))

