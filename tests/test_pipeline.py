@@ -97,3 +97,31 @@ def test_a_changed_judge_rejudges_stored_outputs_without_generating_again(tiny_e
         v = evaluate.judge(cfg.task, r["source"], r["output"], r["keyword"], r["reference"])
         assert (r["label"], r["reason"]) == (v.label, v.reason) and r["reference"]
     assert summary["steered"]["n"] == cfg.n_eval
+
+
+def test_saif_steer_on_a_contents_file_with_references_judges_meaning(tiny_env, tmp_path, capsys):
+    from saif_core import cli
+
+    contents = tmp_path / "mine.jsonl"
+    lines = [{"id": "mine-1", "text": "The cat sleeps on the warm sofa.", "lang": "en",
+              "references": {"fr": "Le chat dort sur le canapé chaud."}},
+             {"id": "mine-2", "text": "We walked to the old harbour at dawn.", "lang": "en",
+              "references": {"fr": "Nous avons marché jusqu'au vieux port à l'aube."}},
+             {"id": "mine-3", "text": "The bakery opens at six.", "lang": "en"}]  # no reference
+    contents.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    code = cli.main(["steer", "--model", "tiny-llama", "--task", "translate_fr", "--contents", str(contents),
+                     "--alpha", "2", "--k", "2", "--max-new-tokens", "6", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 3
+    for condition in ("original", "prompted", "steered"):
+        lo, hi = out[condition]["strict_ci"]
+        assert 0 <= lo <= out[condition]["strict"] <= hi <= 1 and len(out[condition]["loose_ci"]) == 2
+    cfg = RunConfig(model="tiny-llama", task="translate_fr", contents=str(contents), alpha=2.0, k=2, max_new_tokens=6)
+    recs = experiments.records(cfg, tiny_env.results)
+    assert {r["content_id"]: r["reference"] for r in recs if r["condition"] == "steered"} == {
+        "mine-1": "Le chat dort sur le canapé chaud.", "mine-2": "Nous avons marché jusqu'au vieux port à l'aube.",
+        "mine-3": None}
+    unchecked = [r for r in recs if r["content_id"] == "mine-3" and r["label"] != "fail"]
+    assert all("meaning not checked" in r["reason"] for r in unchecked)
+    assert all(r["label"] != "strict" for r in recs if r["content_id"] == "mine-3")
