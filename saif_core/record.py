@@ -32,14 +32,10 @@ from .atomic import write_with
 SKIP = (".lock",)
 
 
-def record_root() -> Path:
-    return paths.record_root()
-
-
 def restore(record: Path | None = None, results: Path | None = None) -> dict:
     """Copy what the results store lacks from the record; returns ``{"files", "records"}``
     (files written, generations among them)."""
-    record, results = Path(record or record_root()), Path(results or paths.results_root())
+    record, results = Path(record or paths.record_root()), Path(results or paths.results_root())
     files = records = 0
     if not record.is_dir():
         return {"files": 0, "records": 0}
@@ -65,7 +61,7 @@ def restore(record: Path | None = None, results: Path | None = None) -> dict:
 def save(results: Path | None = None, record: Path | None = None) -> dict:
     """Write the results store into the record (its previous content replaced); returns
     ``{"files", "records", "bytes"}``."""
-    record, results = Path(record or record_root()), Path(results or paths.results_root())
+    record, results = Path(record or paths.record_root()), Path(results or paths.results_root())
     if not results.is_dir():
         raise FileNotFoundError(f"no results store at {results}. Fix: run the notebooks (saif figures) first, "
                                 "or point SAIF_RESULTS at the store to save.")
