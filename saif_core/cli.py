@@ -18,16 +18,18 @@ import sys
 from . import paths, record
 from .bench import run_bench
 from .doctor import print_report, run_doctor
-from .evaluate import accuracy_by, agreement, judge, judge_records
+from .evaluate import LABELS, accuracy_by, agreement, judge, judge_records
+from .contents import DataError, check_unicode, decode_lines, read_lines
 from .rubric import base_task
-from .experiments import RunConfig, eval_items, run, validate, with_alpha
-from .llm_judge import LLMJudge, agreement_report
-from .models import DEFAULT_MODEL, ModelError, load_model
+from .experiments import ConfigError, RunConfig, eval_items, run, validate, with_alpha
+from .llm_judge import LLMJudge, LLMJudgeError, agreement_report
+from .models import DEFAULT_MODEL, ModelError, get_spec, load_model
 from .notebook_runner import numbered_notebooks, run_all
-from .saes import SAEError, default_sae_id, get_sae_spec, load_sae, read_text_file, sae_metrics
+from .saes import SAEError, check_sae_files, default_sae_id, get_sae_spec, load_sae, read_text_file, sae_metrics
 
 
 def cmd_doctor(args) -> int:
+    get_spec(args.model)  # an unknown id is a usage error, not a failed check
     checks = run_doctor(model_id=args.model)
     print_report(checks)
     return 0 if all(c.ok for c in checks if c.required) else 1
@@ -35,8 +37,10 @@ def cmd_doctor(args) -> int:
 
 def cmd_sae_eval(args) -> int:
     texts = read_text_file(args.text_file)[: args.max_docs]
+    get_spec(args.model)
     sae_id = args.sae or default_sae_id(args.model)
     spec = get_sae_spec(sae_id)
+    check_sae_files(spec)  # a damaged SAE is refused before the model loads
     model = load_model(args.model if args.sae is None else spec.model)
     sae = load_sae(sae_id, model)
     metrics = {"model": model.id, "sae": sae_id, "hook": spec.hook,
@@ -67,6 +71,8 @@ def cmd_figures(args) -> int:
         print(f"saif figures: error: no notebook starts with {', '.join(map(repr, unmatched))}. "
               f"Fix: pass prefixes of {', '.join(known)} (e.g. 02 05; 0 selects 00-09).", file=sys.stderr)
         return 2
+    paths.check_folder("SAIF_RESULTS", paths.results_root())
+    paths.check_folder("SAIF_FIGURES", paths.figures_root())
     if args.fresh:
         print("--fresh: the shipped record is not read; every missing generation is made now", flush=True)
     else:
@@ -90,6 +96,30 @@ def positive_int(text: str) -> int:
     return value
 
 
+def at_least(low: int):
+    """argparse type: a whole number >= ``low``."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{value} is not >= {low}")
+        return value
+    return parse
+
+
+def penalty(text: str) -> float:
+    """argparse type: a repetition penalty, finite, in (0, 10] (1.0: off)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0 < value <= 10):
+        raise argparse.ArgumentTypeError(f"{text} is not in (0, 10] (1.0 is off; 1.1-1.5 is usual)")
+    return value
+
+
 def strength(text: str):
     """argparse type: ``auto`` or a finite steering strength of at most 1e4 in size."""
     if text == "auto":
@@ -107,7 +137,11 @@ def cmd_steer(args) -> int:
     cfg = RunConfig(model=args.model, sae=args.sae, task=args.task, placement=args.placement, layer=args.layer,
                     k=args.k, contents=args.contents, n_eval=args.n, max_new_tokens=args.max_new_tokens,
                     vector=args.vector, seed=args.seed, repetition_penalty=args.repetition_penalty)
-    eval_items(validate(cfg))  # every input checked before the dev sweep loads a model
+    items = eval_items(validate(cfg))  # every input checked before the dev sweep loads a model
+    if args.n is not None and args.n > len(items):
+        raise ConfigError(f"--n {args.n} is more than the {len(items)} evaluation items of {cfg.task}"
+                          f"{' in ' + cfg.contents if cfg.contents else ''}. Fix: pass --n {len(items)} or less.")
+    paths.check_folder("SAIF_RESULTS", paths.results_root())
     cfg, dev = with_alpha(cfg, args.alpha, progress=not args.json)
     s = run(cfg, progress=not args.json)
     out = {"n": s["n"], "latents": s["latents"], "key": s["key"], "task": cfg.task, "alpha": cfg.alpha, "k": cfg.k,
@@ -120,6 +154,7 @@ def cmd_steer(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    get_spec(args.model)
     model = load_model(args.model)
     try:
         sae = load_sae(default_sae_id(model.id), model)
@@ -130,54 +165,71 @@ def cmd_bench(args) -> int:
     return 0
 
 
+JUDGE_FIX = "Fix: each line needs \"task\", \"source\" and \"response\" strings (optional \"keyword\", \"reference\")."
+
+
 def read_judge_records(lines) -> list[dict]:
     """Parses and checks every line of a ``saif judge`` input before anything is judged;
-    a bad line raises ValueError naming its number. Blank lines are skipped.
+    a bad line raises ValueError naming its number. Blank lines are skipped. ``lines``:
+    strings, or ``(line number, string)`` pairs as ``contents.read_lines`` gives them.
 
     >>> read_judge_records(['{"task": "keyword", "source": "s", "response": "r"}'])
     Traceback (most recent call last):
     ...
-    ValueError: line 1: task 'keyword' needs a non-empty 'keyword' string
+    ValueError: line 1: task 'keyword' needs a non-empty 'keyword' string (or use keyword:<word>)...
     """
     records = []
-    for number, line in enumerate(lines, start=1):
+    numbered = (item if isinstance(item, tuple) else (n, item) for n, item in enumerate(lines, start=1))
+    for number, line in numbered:
         if not line.strip():
             continue
         try:
             record = json.loads(line)
         except json.JSONDecodeError as error:
-            raise ValueError(f"line {number}: not valid JSON ({error.msg} at column {error.colno})") from None
+            raise ValueError(f"line {number}: not valid JSON ({error.msg} at column {error.colno}). {JUDGE_FIX}") from None
         if not isinstance(record, dict):
-            raise ValueError(f"line {number}: expected a JSON object, got {type(record).__name__}")
+            raise ValueError(f"line {number}: expected a JSON object, got {type(record).__name__}. {JUDGE_FIX}")
+        check_unicode(record, f"line {number}")
         for name in ("task", "source", "response"):
             if not isinstance(record.get(name), str):
                 problem = "missing" if name not in record else f"not a string ({record[name]!r})"
-                raise ValueError(f"line {number}: field {name!r} is {problem}")
+                raise ValueError(f"line {number}: field {name!r} is {problem}. {JUDGE_FIX}")
         try:
             task = base_task(record["task"])
         except ValueError as error:
-            raise ValueError(f"line {number}: {error}") from None
+            raise ValueError(f"line {number}: {error}. Fix: use one of these tasks.") from None
         if record["task"].startswith("keyword:") and "keyword" not in record:
             record["keyword"] = record["task"].split(":", 1)[1]
         keyword = record.get("keyword")
         if task == "keyword" and not (isinstance(keyword, str) and keyword.strip()):
-            raise ValueError(f"line {number}: task 'keyword' needs a non-empty 'keyword' string (or use keyword:<word>)")
+            raise ValueError(f"line {number}: task 'keyword' needs a non-empty 'keyword' string (or use keyword:<word>). "
+                             "Fix: add \"keyword\" to that line.")
         if record.get("reference") is not None and not isinstance(record["reference"], str):
-            raise ValueError(f"line {number}: field 'reference', when present, must be a string")
+            raise ValueError(f"line {number}: field 'reference', when present, must be a string. {JUDGE_FIX}")
         records.append(record)
     return records
 
 
 def run_judge_command(args) -> int:
     """``saif judge IN.jsonl``: verdicts to stdout as JSONL; exit 2 on a malformed input."""
+    source = "standard input" if args.input == "-" else args.input
     try:
         if args.input == "-":
-            records = read_judge_records(sys.stdin.read().splitlines())
+            raw = sys.stdin.buffer.read() if hasattr(sys.stdin, "buffer") else sys.stdin.read().encode()
+            records = read_judge_records(decode_lines(raw, source))
         else:
-            with open(args.input, encoding="utf-8") as handle:
-                records = read_judge_records(handle.read().splitlines())
-    except (OSError, ValueError) as error:
-        print(f"saif judge: error: {args.input}: {error}", file=sys.stderr)
+            records = read_judge_records(read_lines(args.input))
+    except DataError as error:  # the file itself: missing, a folder, not UTF-8 (names file and line)
+        print(f"saif judge: error: {error}", file=sys.stderr)
+        return 2
+    except ValueError as error:
+        print(f"saif judge: error: {source}, {error}", file=sys.stderr)
+        return 2
+    if args.agreement and not all(r.get("label") in LABELS for r in records):
+        missing = next(i for i, r in enumerate(records, 1) if r.get("label") not in LABELS)
+        print(f"saif judge: error: {source}: --agreement needs a hand 'label' ({' | '.join(LABELS)}) on every record; "
+              f"record {missing} has {records[missing - 1].get('label', 'none')!r}. Fix: add the label, or drop "
+              "--agreement.", file=sys.stderr)
         return 2
     judge_fn = judge
     if args.agreement:
@@ -231,7 +283,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--model", default=DEFAULT_MODEL, help="model (default: %(default)s); implied by --sae")
     e.add_argument("--sae", default=None, help="SAE id (default: the model's steering SAE, at its steering layer)")
     e.add_argument("--text-file", required=True, help="one document per line, or .jsonl with a 'text' field")
-    e.add_argument("--max-len", type=positive_int, default=128, help="tokens per document (default: %(default)s)")
+    e.add_argument("--max-len", type=at_least(2), default=128, help="tokens per document (default: %(default)s)")
     e.add_argument("--max-docs", type=positive_int, default=None, help="evaluate only the first N documents")
     e.add_argument("--json", action="store_true", help="print JSON")
     e.set_defaults(func=cmd_sae_eval)
@@ -251,7 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(the dev sweep of --alpha auto always uses the whole dev split)")
     s.add_argument("--max-new-tokens", type=positive_int, default=128)
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--repetition-penalty", type=float, default=1.0,
+    s.add_argument("--repetition-penalty", type=penalty, default=1.0,
                    help="HF generate's repetition penalty for every condition (default 1.0: plain greedy)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_steer)
@@ -282,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ModelError, SAEError, ValueError, OSError) as e:  # ConfigError, DataError, SteeringError are ValueErrors
+    except (ModelError, SAEError, LLMJudgeError, ValueError, OSError) as e:  # Config/Data/SteeringError: ValueErrors
         print(f"saif {args.command}: error: {e}", file=sys.stderr)
         return 2
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from . import data, features, paths, steering
 from .models import DEFAULT_MODEL, get_spec
-from .saes import SAEError, default_sae_id, get_sae_spec, sae_at, sae_fingerprint
+from .saes import SAEError, check_sae_files, default_sae_id, get_sae_spec, sae_at, sae_fingerprint
 
 STAGES = ("pairs", "vector", "generation")
 CONDITIONS = ("original", "prompted", "steered", "prompted+steered")
@@ -110,19 +110,21 @@ def validate(cfg: RunConfig) -> RunConfig:
     for name, allowed in [("placement", data.PLACEMENTS), ("position", features.POSITIONS), ("vector", VECTOR_KINDS),
                           ("positions", steering.POSITIONS), ("eval_split", data.SPLIT_NAMES)]:
         if getattr(cfg, name) not in allowed:
-            raise ConfigError(f"{name_of(name)}={getattr(cfg, name)!r} is not one of {allowed}")
+            raise ConfigError(f"{name_of(name)}={getattr(cfg, name)!r} is not one of {allowed}. Fix: pass one of these.")
     bad = [c for c in cfg.conditions if c not in CONDITIONS]
     if bad or not cfg.conditions:
-        raise ConfigError(f"conditions {list(cfg.conditions)}: each must be one of {CONDITIONS}")
+        raise ConfigError(f"conditions {list(cfg.conditions)}: each must be one of {CONDITIONS}. "
+                          "Fix: name only these conditions.")
     for name in ("alpha", "min_prob", "repetition_penalty"):
         value = getattr(cfg, name)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ConfigError(f"{name_of(name)}={value!r} is not a finite number")
+            raise ConfigError(f"{name_of(name)}={value!r} is not a finite number. Fix: pass a number.")
     if abs(cfg.alpha) > 1e4:
         raise ConfigError(f"{name_of('alpha')}={cfg.alpha!r} is beyond any useful strength (|alpha| <= 1e4); "
                           "a residual-norm multiple is usually 0.1-20. Fix: pass a smaller alpha.")
     if cfg.repetition_penalty <= 0:
-        raise ConfigError(f"{name_of('repetition_penalty')} must be > 0 (1.0 = off), got {cfg.repetition_penalty}")
+        raise ConfigError(f"{name_of('repetition_penalty')} must be > 0 (1.0 = off), got {cfg.repetition_penalty}. "
+                          "Fix: pass 1.0 (off) or a value such as 1.1-1.5.")
     for name in ("k", "max_new_tokens", "batch_size", "n_extract", "n_eval"):
         value = getattr(cfg, name)
         optional = name in ("n_extract", "n_eval")
@@ -130,9 +132,10 @@ def validate(cfg: RunConfig) -> RunConfig:
             continue
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(f"{name_of(name)} must be a whole number >= 1" + (" (or None for all)" if optional else "")
-                              + f", got {value!r}")
+                              + f", got {value!r}. Fix: pass a positive whole number.")
     if cfg.layer is not None and not -spec.n_layers <= cfg.layer < spec.n_layers:
-        raise ConfigError(f"{name_of('layer')}={cfg.layer} is out of range for {cfg.model} (0..{spec.last_layer})")
+        raise ConfigError(f"{name_of('layer')}={cfg.layer} is out of range for {cfg.model} (0..{spec.last_layer}). "
+                          f"Fix: pass a layer from 0 to {spec.last_layer}, or drop --layer.")
     layer = None if cfg.layer is None else cfg.layer % spec.n_layers
     if cfg.sae is not None:
         sae = cfg.sae
@@ -144,6 +147,7 @@ def validate(cfg: RunConfig) -> RunConfig:
         except SAEError as e:
             raise ConfigError(str(e)) from None
     sae_spec = get_sae_spec(sae)
+    check_sae_files(sae_spec)  # a damaged SAE is refused here, before a model loads
     if sae_spec.model != cfg.model:
         raise ConfigError(f"SAE {sae} belongs to {sae_spec.model}, not {cfg.model}. Fix: pick an SAE of {cfg.model}.")
     if layer is not None and layer != sae_spec.layer:
@@ -151,4 +155,7 @@ def validate(cfg: RunConfig) -> RunConfig:
                           "Fix: drop --layer, or pass an SAE trained at that layer.")
     if cfg.contents is not None and not Path(cfg.contents).is_file():
         raise ConfigError(f"{name_of('contents')}: the file {cfg.contents} does not exist. Fix: pass a contents JSONL.")
+    if cfg.k > sae_spec.d_sae:
+        raise ConfigError(f"{name_of('k')}={cfg.k} is more than the {sae_spec.d_sae} latents of SAE {sae}. "
+                          "Fix: pass a smaller --k (the paper uses 1-24).")
     return dataclasses.replace(cfg, sae=sae, layer=sae_spec.layer)

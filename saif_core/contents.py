@@ -52,33 +52,76 @@ class ContentItem:
 def _check_references(refs, where: str) -> dict:
     if not isinstance(refs, dict) or not refs:
         raise DataError(f"{where}: 'references' must be an object such as "
-                        '{"fr": "...", "zh": "...", "en": "..."} or {"summary": "..."}')
+                        '{"fr": "...", "zh": "...", "en": "..."} or {"summary": "..."}. ' + FIX_LINE)
     for key, text in refs.items():
         if key not in REFERENCE_KEYS:
-            raise DataError(f"{where}: reference key {key!r} is not one of {REFERENCE_KEYS}")
+            raise DataError(f"{where}: reference key {key!r} is not one of {REFERENCE_KEYS}. {FIX_LINE}")
         if not isinstance(text, str) or not text.strip():
-            raise DataError(f"{where}: reference {key!r} must be a non-empty string")
+            raise DataError(f"{where}: reference {key!r} must be a non-empty string. {FIX_LINE}")
     return dict(refs)
+
+
+FIX_LINE = "Fix: correct that line (one JSON object per line)."
+
+
+def read_lines(path: str | Path) -> list[tuple[int, str]]:
+    """``(line number, text)`` of every non-blank line of a UTF-8 text file. A missing file,
+    a folder or bytes that are not UTF-8 raise DataError naming the file (and the line)."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist. Fix: pass an existing file.") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder, not a file. Fix: pass a file.") from None
+    except OSError as e:
+        raise DataError(f"{path} cannot be read ({e.strerror}). Fix: pass a readable file.") from None
+    return decode_lines(raw, path)
+
+
+def decode_lines(raw: bytes, name) -> list[tuple[int, str]]:
+    """``read_lines`` of bytes already read (``name`` says where they come from)."""
+    path = name
+    out = []
+    for n, line in enumerate(raw.splitlines(), 1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise DataError(f"{path}, line {n}: not UTF-8 text ({e.reason} at byte {e.start}). "
+                            "Fix: save the file as UTF-8.") from None
+        if text.strip():
+            out.append((n, text.lstrip("\ufeff") if n == 1 else text))
+    return out
+
+
+def check_unicode(value, where: str) -> None:
+    """Every string in a parsed JSON value must be writable as UTF-8 (a ``\\ud800`` escape
+    parses into a lone surrogate, which no output can print)."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise DataError(f"{where}: holds a lone surrogate ({value[e.start]!r}), which is not text. "
+                            "Fix: replace that \\ud8xx-\\udfff escape with the character it stands for.") from None
+    elif isinstance(value, dict):
+        for v in value.values():
+            check_unicode(v, where)
+    elif isinstance(value, list):
+        for v in value:
+            check_unicode(v, where)
 
 
 def _rows(path: Path):
     """``(where, row)`` for every non-blank line of a JSONL file; bad lines raise DataError."""
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start}). Fix: save it as UTF-8 JSONL.") from None
-    except OSError as e:
-        raise DataError(f"{path}: cannot be read ({e.strerror}). Fix: pass an existing JSONL file.") from None
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
+    for n, line in read_lines(path):
         where = f"{path}, line {n}"
         try:
             row = json.loads(line)
         except json.JSONDecodeError as e:
-            raise DataError(f"{where}: bad JSON ({e.msg} at column {e.colno})") from e
+            raise DataError(f"{where}: bad JSON ({e.msg} at column {e.colno}). {FIX_LINE}") from e
         if not isinstance(row, dict):
-            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}")
+            raise DataError(f"{where}: expected a JSON object, got {type(row).__name__}. {FIX_LINE}")
+        check_unicode(row, where)
         yield where, row
 
 
@@ -93,12 +136,13 @@ def load_contents(path: str | Path) -> list[ContentItem]:
     for where, row in _rows(path):
         for key in ("id", "text"):
             if not isinstance(row.get(key), str) or not row[key].strip():
-                raise DataError(f"{where}: missing {key!r} (a non-empty string)")
+                raise DataError(f"{where}: missing {key!r} (a non-empty string). {FIX_LINE}")
         for key in ("lang", "keyword"):
             if key in row and not (isinstance(row[key], str) and row[key].strip()):
-                raise DataError(f"{where}: {key!r}, when present, must be a non-empty string")
+                raise DataError(f"{where}: {key!r}, when present, must be a non-empty string. {FIX_LINE}")
         if row["id"] in first_line:
-            raise DataError(f"{where}: duplicate id {row['id']!r} (first on {first_line[row['id']]})")
+            raise DataError(f"{where}: duplicate id {row['id']!r} (first on {first_line[row['id']]}). "
+                            "Fix: give every line its own id.")
         first_line[row["id"]] = where.rsplit(", ", 1)[1]
         refs = {**shipped.get(row["id"], {}),
                 **(_check_references(row["references"], where) if "references" in row else {})}
@@ -126,6 +170,6 @@ def all_contents(data_dir: str | Path | None = None) -> dict[str, ContentItem]:
     for path in sorted((data_root(data_dir) / "contents").glob("*.jsonl")):
         for item in load_contents(path):
             if item.id in items:
-                raise DataError(f"{path}: id {item.id!r} is already used in {where[item.id]}")
+                raise DataError(f"{path}: id {item.id!r} is already used in {where[item.id]}. Fix: rename one of them.")
             items[item.id], where[item.id] = item, path.name
     return items

@@ -151,7 +151,8 @@ def task_template(task_id: str, data_dir: str | Path | None = None) -> Task:
     if not path.exists():
         known = sorted(p.stem for p in (data_root(data_dir) / "tasks").glob("*.json"))
         raise DataError(f"unknown task id {task_id!r}. Known ids: {', '.join(known) or 'none'} "
-                        f"(and keyword:<word>, e.g. {', '.join(f'{KEYWORD_TASK}:{w}' for w in KEYWORDS)}).")
+                        f"(and keyword:<word>, e.g. {', '.join(f'{KEYWORD_TASK}:{w}' for w in KEYWORDS)}). "
+                        "Fix: pass one of these with --task.")
     return load_task(path)
 
 
@@ -165,14 +166,16 @@ def get_task(task_id: str | Task, data_dir: str | Path | None = None) -> Task:
     """
     if isinstance(task_id, Task):
         return task_id
-    name, _, word = task_id.partition(":")
+    name, colon, word = task_id.partition(":")
     if name != KEYWORD_TASK:
         if word:
-            raise DataError(f"task id {task_id!r}: only the keyword task takes a ':<word>' suffix")
+            raise DataError(f"task id {task_id!r}: only the keyword task takes a ':<word>' suffix. "
+                            f"Fix: pass --task {name}.")
         return task_template(name, data_dir)
-    word = word or KEYWORDS[0]
+    word = word or ("" if colon else KEYWORDS[0])
     if not word.replace("-", "").isalpha():
-        raise DataError(f"task id {task_id!r}: the keyword must be one word of letters, e.g. keyword:lantern")
+        raise DataError(f"task id {task_id!r}: the keyword must be one word of letters. "
+                        "Fix: pass e.g. --task keyword:lantern.")
     template = task_template(KEYWORD_TASK, data_dir)
     variants = tuple(replace(v, text=v.fill(word)) for v in template.variants)
     return replace(template, id=task_id, variants=variants, keyword=word,

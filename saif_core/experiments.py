@@ -54,9 +54,12 @@ def extraction_items(cfg: RunConfig):
 def eval_items(cfg: RunConfig):
     items = data.load_contents(cfg.contents) if cfg.contents else data.split(cfg.task, cfg.eval_split)
     if not items:
-        raise ConfigError(f"no evaluation items for {cfg.task} ({cfg.contents or cfg.eval_split})")
+        raise ConfigError(f"no evaluation items for {cfg.task} in {cfg.contents or cfg.eval_split}. Fix: "
+                          + ("give --contents a JSONL file of {\"id\", \"text\"} lines." if cfg.contents
+                             else "python -m saif_core.data --make-splits"))
     if data.get_task(cfg.task).needs_keyword and any(not it.keyword for it in items):
-        raise ConfigError(f"task {cfg.task} needs a 'keyword' on every contents line")
+        raise ConfigError(f"task {cfg.task} needs a 'keyword' on every contents line. "
+                          "Fix: add \"keyword\" to each line, or use --task keyword:<word>.")
     return items[: cfg.n_eval]
 
 

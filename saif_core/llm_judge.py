@@ -88,6 +88,10 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("SAIF_CACHE", Path.home() / ".cache" / "saif")) / "llm_judge"
 
 
+class LLMJudgeError(RuntimeError):
+    """The LLM judge's endpoint cannot be reached or answers something unusable."""
+
+
 @dataclass(frozen=True)
 class LLMJudge:
     """Judges through ``{base_url}/chat/completions``; ``base_url`` and ``api_key`` default
@@ -131,14 +135,23 @@ class LLMJudge:
             request = urllib.request.Request(f"{base}/chat/completions", body, headers, method="POST")
             try:
                 with urllib.request.urlopen(request, timeout=self.timeout_s) as reply:
-                    return json.loads(reply.read().decode("utf-8"))["choices"][0]["message"]["content"]
+                    raw = reply.read()
+                try:
+                    return json.loads(raw.decode("utf-8"))["choices"][0]["message"]["content"]
+                except (ValueError, KeyError, IndexError, TypeError) as error:
+                    raise LLMJudgeError(f"LLM judge: {base} answered something that is not a chat completion "
+                                        f"({type(error).__name__}: {str(error)[:100]}). Fix: point --base-url at an "
+                                        "OpenAI-compatible endpoint (…/v1).") from None
             except urllib.error.HTTPError as error:
                 if error.code != 429 and error.code < 500 or attempt == self.retries:
-                    detail = error.read().decode("utf-8", "replace")[:300]
-                    raise RuntimeError(f"LLM judge: {base} answered HTTP {error.code}: {detail}") from None
-            except (urllib.error.URLError, TimeoutError) as error:
+                    detail = " ".join(error.read().decode("utf-8", "replace").split())[:300]
+                    raise LLMJudgeError(f"LLM judge: {base} answered HTTP {error.code}: {detail}. Fix: check the "
+                                        "model name, OPENAI_API_KEY and --base-url.") from None
+            except (urllib.error.URLError, TimeoutError, OSError) as error:
                 if attempt == self.retries:
-                    raise RuntimeError(f"LLM judge: cannot reach {base}: {error}") from None
+                    raise LLMJudgeError(f"LLM judge: cannot reach {base} ({error}). Fix: start the server, or pass "
+                                        "--base-url (or OPENAI_BASE_URL) of one that runs; the rule judge needs "
+                                        "no server (drop --llm).") from None
             time.sleep(min(8.0, self.backoff_s * 2**attempt))
         raise AssertionError("unreachable")
 

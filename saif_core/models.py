@@ -112,7 +112,7 @@ def get_spec(model_id: str) -> ModelSpec:
     if model_id not in MODELS:
         raise ModelError(
             f"unknown model id {model_id!r}. Known ids: {', '.join(MODELS)}. "
-            "Pass one of these (e.g. --model smollm2-135m-instruct)."
+            "Fix: pass one of these (e.g. --model smollm2-135m-instruct)."
         )
     return MODELS[model_id]
 

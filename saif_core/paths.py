@@ -35,6 +35,15 @@ def _env_path(variable: str, default: Path) -> Path:
     return Path(value).expanduser() if value else default
 
 
+def check_folder(variable: str, path: Path) -> Path:
+    """``path`` (the value of ``variable`` or its default) when it is a folder or can become
+    one; a ValueError naming the variable otherwise."""
+    if path.exists() and not path.is_dir():
+        raise ValueError(f"{variable}={path} is a file, not a folder. Fix: point {variable} at a folder "
+                         "(or unset it for the default).")
+    return path
+
+
 def results_root() -> Path:
     return _env_path("SAIF_RESULTS", REPO / "results")
 

@@ -45,7 +45,11 @@ def restore(record: Path | None = None, results: Path | None = None) -> dict:
             dest = results / rel.parent / "records.jsonl"
             if dest.exists():
                 continue
-            blob = gzip.decompress(src.read_bytes())
+            try:
+                blob = gzip.decompress(src.read_bytes())
+            except (OSError, EOFError) as e:  # gzip.BadGzipFile is an OSError
+                raise ValueError(f"{src} is damaged ({type(e).__name__}: {e}); nothing of it was restored. "
+                                 "Fix: `git checkout -- record` (or `saif figures --fresh` to regenerate).") from None
             records += blob.count(b"\n")
         else:
             dest = results / rel

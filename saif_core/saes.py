@@ -26,6 +26,7 @@ from pathlib import Path
 import torch
 
 from . import assets, paths
+from .contents import DataError, check_unicode, read_lines
 from .models import MODELS, ModelError, SaifModel, get_spec, hook_name
 
 
@@ -135,6 +136,9 @@ def sae_at(model_id: str, layer: int, d_sae: int | None = None, root: Path | Non
     at = [s for s in mine if s.layer == layer and (d_sae is None or s.d_sae == d_sae)]
     if not at:
         have = sorted({(s.layer, s.d_sae) for s in mine})
+        for folder, problem in broken_saes(root):
+            if folder.parent.parent.name == model_id and folder.parent.name == hook_name(layer):
+                raise SAEError(f"the SAE of {model_id} at layer {layer} is damaged: {problem}")
         raise SAEError(f"no SAE of {model_id} at layer {layer}" + (f" with width {d_sae}" if d_sae else "") +
                        f"; (layer, width) with SAEs: {have}. Fix: pick one of those, pass an SAE id, "
                        "or train one with `make saes`.")
@@ -154,20 +158,65 @@ def default_sae_id(model_id: str, root: Path | None = None) -> str:
     try:
         return sae_at(model_id, spec.steer_layer, root=root).id
     except SAEError:
+        where = sae_root(root)
+        missing = "" if where.is_dir() else " (that folder does not exist)"
         raise SAEError(
-            f"no SAE for {model_id} at its steering layer ({spec.steer_layer}) under {sae_root(root)}. "
-            "Fix: train and ship them with `make saes`, or pass an SAE id explicitly."
+            f"no SAE for {model_id} at its steering layer ({spec.steer_layer}) under {where} (SAIF_SAES){missing}. "
+            "Fix: point SAIF_SAES at the shipped SAEs (or unset it), train them with `make saes`, "
+            "or pass an SAE id."
         ) from None
 
 
 def get_sae_spec(sae_id: str, root: Path | None = None) -> SAESpec:
     reg = registry(root)
     if sae_id not in reg:
-        raise SAEError(
-            f"unknown SAE id {sae_id!r}. Known ids:\n  " + "\n  ".join(reg) +
-            "\nFix: pass one of these, or train the missing SAE with `make saes`."
-        )
+        for folder, problem in broken_saes(root):
+            if str(folder).endswith(sae_id.rstrip("/")):
+                raise SAEError(f"SAE {sae_id} is damaged: {problem}")
+        raise SAEError(f"unknown SAE id {sae_id!r} under {sae_root(root)} (SAIF_SAES). Known ids: "
+                       + (", ".join(reg) or "none") + ". Fix: pass one of these, or train the missing SAE "
+                       "with `make saes`.")
     return reg[sae_id]
+
+
+ARCHITECTURES = ("jumprelu", "standard", "topk", "batchtopk", "gated")
+
+
+def check_sae_files(spec: SAESpec) -> None:
+    """Check a shipped SAE's folder before any model or weights load (known architecture, ``d_in`` =
+    ``d_model``, whole safetensors file, W_enc/W_dec shapes); SAEError with the path and the fix."""
+    if spec.source != "shipped":
+        return
+    fix = "Fix: `git checkout -- data/saes` or retrain it with `make saes`."
+    cfg = json.loads((spec.path / "cfg.json").read_text())
+    d_in = cfg.get("d_in")
+    if cfg.get("architecture") not in ARCHITECTURES:
+        raise SAEError(f"SAE {spec.id}: cfg.json names architecture {cfg.get('architecture')!r}, not one of "
+                       f"{ARCHITECTURES} ({spec.path / 'cfg.json'}). {fix}")
+    if spec.model in MODELS and d_in != get_spec(spec.model).d_model:
+        raise SAEError(f"SAE {spec.id}: cfg.json says d_in={d_in!r} but {spec.model} has d_model "
+                       f"{get_spec(spec.model).d_model} ({spec.path / 'cfg.json'}). {fix}")
+    weights = spec.path / "sae_weights.safetensors"
+    if not weights.exists():
+        raise SAEError(f"SAE {spec.id}: {weights} is missing. {fix}")
+    try:
+        size = weights.stat().st_size
+        with open(weights, "rb") as f:
+            n = int.from_bytes(f.read(8), "little")
+            if not 2 <= n <= size - 8:
+                raise ValueError("no header")
+            header = json.loads(f.read(n))
+        tensors = {k: v for k, v in header.items() if k != "__metadata__"}
+        end = max(v["data_offsets"][1] for v in tensors.values())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise SAEError(f"SAE {spec.id}: {weights} is not a safetensors file ({size:,} bytes). {fix}") from None
+    if size < 8 + n + end:
+        raise SAEError(f"SAE {spec.id}: {weights} is truncated ({size:,} of {8 + n + end:,} bytes). {fix}")
+    expected = {"W_enc": [d_in, spec.d_sae], "W_dec": [spec.d_sae, d_in]}
+    wrong = [f"{k} {tensors.get(k, {}).get('shape')} (expected {v})" for k, v in expected.items()
+             if tensors.get(k, {}).get("shape") != v]
+    if wrong:
+        raise SAEError(f"SAE {spec.id}: {weights} holds " + "; ".join(wrong) + f". {fix}")
 
 
 _LOADED: dict = {}
@@ -191,9 +240,7 @@ def _load(spec: SAESpec, device: str):
 
     sae_id = spec.id
     if spec.source == "shipped":
-        weights = spec.path / "sae_weights.safetensors"
-        if not weights.exists():
-            raise SAEError(f"SAE {sae_id}: {weights} is missing. Fix: `git checkout -- data/saes` or `make saes`.")
+        check_sae_files(spec)
         try:
             sae = SAE.load_from_disk(spec.path, device=device, dtype="float32")
         except Exception as e:  # sae-lens raises many kinds for a damaged folder
@@ -314,44 +361,39 @@ def sae_metrics(model: SaifModel, sae, layer: int, texts: list[str], max_len: in
         fired |= active.any(0)
         n_tok += x.shape[0]
     if n_tok == 0:
-        raise SAEError("no tokens to evaluate: the texts are empty or shorter than 2 tokens.")
+        raise SAEError("no tokens to evaluate: the texts are empty or shorter than 2 tokens. Fix: pass longer texts.")
     total_var = xs_sq - xs_sum.pow(2).sum().item() / n_tok
     ce_clean = ce["clean"][0] / ce["clean"][1]
     ce_spliced = ce["spliced"][0] / ce["spliced"][1]
-    return {
-        "fvu": sq_err / total_var,
-        "l0": l0_sum / n_tok,
-        "dead_fraction": 1.0 - fired.float().mean().item(),
-        "ce_clean": ce_clean,
-        "ce_spliced": ce_spliced,
-        "ce_increase": ce_spliced - ce_clean,
-        "n_tokens": n_tok,
-        "d_sae": d_sae,
-        "layer": layer,
-    }
+    return {"fvu": sq_err / total_var, "l0": l0_sum / n_tok, "dead_fraction": 1.0 - fired.float().mean().item(),
+            "ce_clean": ce_clean, "ce_spliced": ce_spliced, "ce_increase": ce_spliced - ce_clean,
+            "n_tokens": n_tok, "d_sae": d_sae, "layer": layer}
 
 
 def read_text_file(path: str | Path) -> list[str]:
     """Documents of a text file: one per non-empty line (a .jsonl file: its "text" fields)."""
     path = Path(path)
-    if not path.exists():
-        raise SAEError(f"text file {path} does not exist. Fix: pass an existing file with --text-file.")
-    lines = path.read_text(encoding="utf-8").splitlines()
+    try:
+        lines = read_lines(path)
+    except DataError as e:
+        raise SAEError(f"--text-file: {e}") from None
+    docs = [] if path.suffix == ".jsonl" else [line for _, line in lines]
     if path.suffix == ".jsonl":
-        docs = []
-        for i, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
+        for i, line in lines:
             try:
-                docs.append(json.loads(line)["text"])
+                text = json.loads(line)["text"]
+                if not isinstance(text, str):
+                    raise TypeError(f"'text' is {type(text).__name__}, not a string")
+                check_unicode(text, f"{path}, line {i}")
             except (ValueError, KeyError, TypeError) as e:
-                raise SAEError(f"{path}:{i}: not a JSON object with a \"text\" field ({e}). Fix that line.")
-        return docs
-    return [line for line in lines if line.strip()]
+                raise SAEError(f"{path}:{i}: not a JSON object with a \"text\" field (line {i}: {e}). "
+                               "Fix: one {\"text\": ...} object per line.") from None
+            docs.append(text)
+    if not any(d.strip() for d in docs):
+        raise SAEError(f"--text-file {path} holds no text. Fix: one document per line (or .jsonl with \"text\").")
+    return docs
 
 
-__all__ = [
-    "SAEError", "SAESpec", "PAPER_SAES", "registry", "shipped_saes", "broken_saes", "sae_at", "saes_of",
-    "sae_root", "default_sae_id",
-    "get_sae_spec", "load_sae", "check_fits", "sae_metrics", "read_text_file", "MODELS", "ModelError",
-]
+__all__ = ["SAEError", "SAESpec", "PAPER_SAES", "registry", "shipped_saes", "broken_saes", "sae_at", "saes_of",
+           "sae_root", "default_sae_id", "get_sae_spec", "check_sae_files", "load_sae", "check_fits", "sae_metrics",
+           "read_text_file", "MODELS", "ModelError"]
