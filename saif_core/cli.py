@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (ModelError, SAEError, LLMJudgeError, ValueError, OSError) as e:  # Config/Data/SteeringError: ValueErrors
-        print(f"saif {args.command}: error: {e}", file=sys.stderr)
+        print(f"saif {args.command}: error: {' '.join(str(e).split())}", file=sys.stderr)  # always one line
         return 2
 
 

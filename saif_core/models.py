@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from . import assets
+from . import assets, tl_configs
 from .assets import ModelError
 from .paths import cache_root  # noqa: F401  (re-exported: the cache folder of every model)
 
@@ -304,10 +304,11 @@ class SaifModel:
                 # then skips config.json: give it the config in a folder with a neutral name.
                 self.hf.config.to_json_file(Path(neutral) / "config.json")
                 name = neutral
-            cfg = loading.get_pretrained_model_config(
-                name, hf_cfg=self.hf.config.to_dict(), fold_ln=False, device=self.device,
-                dtype=self.hf.dtype, default_prepend_bos=self.add_special_tokens,
-            )
+            with tl_configs.fallback_configs(self.hf.config):  # Gemma-2 outside its official names
+                cfg = loading.get_pretrained_model_config(
+                    name, hf_cfg=self.hf.config.to_dict(), fold_ln=False, device=self.device,
+                    dtype=self.hf.dtype, default_prepend_bos=self.add_special_tokens,
+                )
             state_dict = loading.get_pretrained_state_dict(name, cfg, self.hf, dtype=self.hf.dtype)
         tl = HookedTransformer(cfg, self.tokenizer, move_to_device=False)
         tl.load_and_process_state_dict(
@@ -356,7 +357,8 @@ def _load(spec: ModelSpec, device: str) -> SaifModel:
     try:
         return _from_pretrained(spec, spec.hf_name, device)
     except OSError as e:
-        raise ModelError(f"{spec.id}: loading {spec.hf_name} from the hub failed ({e}). Fix: check hub access "
+        raise ModelError(f"{spec.id}: loading {spec.hf_name} from the hub failed ({' '.join(str(e).split())}). "
+                         "Fix: check hub access "
                          "and the Gemma licence (`huggingface-cli login`), or use an embedded model.") from None
 
 

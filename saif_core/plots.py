@@ -10,9 +10,11 @@ Example:
 """
 from __future__ import annotations
 
+import ast
+import hashlib
 import json
 import logging
-import os
+import re
 from pathlib import Path
 
 import matplotlib
@@ -20,8 +22,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from . import paths  # noqa: E402
+
 # SAIF_FIGURES moves the output folder (the notebook tests write to a temporary one)
-FIGURES = Path(os.environ.get("SAIF_FIGURES", Path(__file__).resolve().parent.parent / "figures"))
+FIGURES = paths.figures_root()
 CONDITION_COLORS = {"original": "#9e9e9e", "prompted": "#4c72b0", "steered": "#dd8452",
                     "prompted+steered": "#55a868", "steered (pre)": "#c44e52", "diff_means": "#8172b3",
                     # the labels notebooks 05 and 10 give conditions (studies.BASELINES)
@@ -68,7 +72,7 @@ HAS_CJK_FONT = _add_cjk_fallback()
 def save_figure(fig, name: str, summary: dict | None = None, folder: Path | None = None) -> Path:
     """Write ``<name>.png``, ``<name>.pdf`` and, with ``summary``, ``<name>.json``; return the PNG path.
     PDFs carry no creation date, so re-running a notebook changes them only if the figure changed."""
-    folder = Path(folder or FIGURES)
+    folder = Path(folder or paths.figures_root())
     folder.mkdir(parents=True, exist_ok=True)
     png = folder / f"{name}.png"
     fig.savefig(png)
@@ -78,9 +82,39 @@ def save_figure(fig, name: str, summary: dict | None = None, folder: Path | None
     return png
 
 
+def notebook_defaults(notebook: str) -> dict:
+    """The literal defaults of a notebook's ``parameters`` cell, read from ``notebooks/<notebook>.ipynb``."""
+    nb = json.loads((paths.NOTEBOOKS / f"{notebook}.ipynb").read_text(encoding="utf-8"))
+    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
+    out = {}
+    for node in ast.parse("".join(cell["source"])).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            try:
+                out[node.targets[0].id] = ast.literal_eval(node.value)
+            except ValueError:
+                pass
+    return out
+
+
+def figure_name(notebook: str, namespace: dict) -> str:
+    """The name a notebook's figures, tables and summaries are saved under: ``notebook`` when
+    every parameter has its default (the committed figures), else ``notebook--name=value...``
+    for those that differ, so a papermill run with ``-p model gemma-3-270m`` writes
+    ``03_topk--model=gemma-3-270m.png`` beside the committed ``03_topk.png``, never over it.
+    Call it right after the parameters cell, before any parameter is reassigned."""
+    changed = {k: namespace[k] for k, v in notebook_defaults(notebook).items() if k in namespace and namespace[k] != v}
+    if not changed:
+        return notebook
+    tag = "--".join(f"{k}={re.sub(r'[^A-Za-z0-9._-]+', '_', str(v)).strip('_')}" for k, v in sorted(changed.items()))
+    if len(tag) > 80:
+        tag = hashlib.sha256(tag.encode()).hexdigest()[:12]
+    print(f"non-default parameters {changed}: figures go to {notebook}--{tag}.*, not over the committed ones")
+    return f"{notebook}--{tag}"
+
+
 def save_table(df, name: str, title: str = "", folder: Path | None = None) -> Path:
     """Write ``<name>.csv`` and the table drawn as a figure (``<name>.png``, ``.pdf``); return the PNG path."""
-    folder = Path(folder or FIGURES)
+    folder = Path(folder or paths.figures_root())
     folder.mkdir(parents=True, exist_ok=True)
     df.to_csv(folder / f"{name}.csv", index=False)
     return save_figure(table_figure(df, title), name, folder=folder)

@@ -523,3 +523,55 @@ def test_a_damaged_record_file_is_named(world, capsys, monkeypatch):
     (record / "translate_fr-abc" / "records.jsonl.gz").write_bytes(b"\x1f\x8b\x08\x00garbage")
     monkeypatch.setenv("SAIF_RECORD", str(record))
     assert_clear_error(run_cli(["record", "restore"], capsys), "records.jsonl.gz")
+
+
+def test_a_hub_load_that_fails_after_the_reachability_check_is_one_line(capsys, monkeypatch):
+    from saif_core import assets
+
+    monkeypatch.setattr(assets, "hub_cached", lambda repo: True)
+
+    def broken(spec, src, device, **kw):
+        raise OSError(f"We couldn't connect to 'https://huggingface.co' to load the files of {src}.\nCheck your "
+                      "connection.")
+
+    monkeypatch.setattr(models, "_from_pretrained", broken)
+    with pytest.raises(models.ModelError) as error:
+        models._load(models.get_spec("gemma-2-2b-it"), "cpu")
+    message = str(error.value)
+    assert "\n" not in message and "gemma-2-2b-it" in message and "Fix:" in message
+
+
+# ---------------------------------------------------------------- 9. a parameterized run never clobbers the committed figures
+
+def test_figures_of_non_default_parameters_get_their_own_name(capsys):
+    from saif_core import plots
+
+    defaults = plots.notebook_defaults("03_topk")
+    assert defaults["task"] == "translate_fr" and defaults["model"] is None
+    assert plots.figure_name("03_topk", {**defaults, "__name__": "__main__"}) == "03_topk"
+    name = plots.figure_name("03_topk", {**defaults, "model": "gemma-3-270m"})
+    assert name == "03_topk--model=gemma-3-270m" and "03_topk--model=gemma-3-270m" in capsys.readouterr().out
+    long = plots.figure_name("03_topk", {**defaults, "ks": list(range(100))})
+    assert long.startswith("03_topk--") and len(long) < 40
+
+
+def test_every_notebook_names_its_figures_from_its_parameters():
+    """Each numbered notebook calls ``figure_name`` before it reassigns any parameter, and
+    saves every figure, table and summary under that name (papermill -p ... never writes
+    over the committed figures)."""
+    import nbformat
+
+    from saif_core import paths, plots
+
+    for path in sorted(paths.NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):
+        cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        first = next(i for i, c in enumerate(cells) if "parameters" in c.metadata.get("tags", []))
+        params = set(plots.notebook_defaults(path.stem))
+        head = cells[first + 1].source.split("\n")
+        call = next(i for i, line in enumerate(head) if line.startswith(f'figure = plots.figure_name("{path.stem}"'))
+        reassigned = [line for line in head[:call] if line.split("=")[0].strip() in params]
+        assert not reassigned, (path.name, reassigned)
+        code = "\n".join(c.source for c in cells)
+        assert "plots.save_figure(fig, figure" in code or "save_table(" in code, path.name
+        assert f'"{path.stem}' not in code.replace(f'figure_name("{path.stem}"', ""), \
+            f"{path.name} writes a file under its fixed name"

@@ -11,7 +11,7 @@ RANK = {
     "paths": 0, "atomic": 0,
     "contents": 0.5,
     "data": 1,
-    "assets": 2, "corpus": 2,
+    "assets": 2, "corpus": 2, "tl_configs": 2,
     "models": 3,
     "saes": 4, "sae_metrics": 4,
     # side branch: the SAE training pipeline, beside the steering pipeline (never imports it)

@@ -5,11 +5,9 @@ Gemma-specific paths (chat template, ``<end_of_turn>``, soft-capping, sliding-wi
 attention, (1 + w) RMSNorm) offline.
 
 TransformerLens knows Gemma-2 only by official name (``google/gemma-2-2b...``, with
-hard-coded sizes), so ``SaifModel.tl`` cannot build a local/other-size Gemma-2 today:
-``tl_name=None`` raises NotImplementedError in ``convert_hf_model_config``, and
-``tl_name="google/gemma-2-2b-it"`` gives the 2B's 26x2304 config (IndexError while
-converting the weights). ``gemma2_tl_config`` below is the config TL needs, read from the
-HF config; with it patched in, the views agree.
+hard-coded sizes): ``tl_name=None`` raises NotImplementedError in its
+``convert_hf_model_config``. ``saif_core.tl_configs`` reads the config from the HF config
+instead, so ``SaifModel.tl`` builds a local Gemma-2 of any size, and the views agree.
 """
 import pytest
 import torch
@@ -37,38 +35,10 @@ def tiny_gemma2(tmp_path_factory):
         unregister(GID)
 
 
-def gemma2_tl_config(c) -> dict:
-    """TransformerLens' Gemma-2 config (as its ``google/gemma-2-2b`` entry) from an HF config."""
-    rope = getattr(c, "rope_parameters", None) or {}
-    return {
-        "d_model": c.hidden_size, "d_head": c.head_dim, "n_heads": c.num_attention_heads, "d_mlp": c.intermediate_size,
-        "n_layers": c.num_hidden_layers, "n_ctx": c.max_position_embeddings, "eps": c.rms_norm_eps,
-        "d_vocab": c.vocab_size, "act_fn": c.hidden_activation, "initializer_range": c.initializer_range,
-        "normalization_type": "RMS", "rotary_base": rope.get("rope_theta", getattr(c, "rope_theta", 10000.0)),
-        "positional_embedding_type": "rotary", "use_attn_scale": True, "n_key_value_heads": c.num_key_value_heads,
-        "window_size": c.sliding_window, "use_local_attn": True,
-        "attn_types": ["local" if t == "sliding_attention" else "global" for t in c.layer_types],
-        "attn_scores_soft_cap": c.attn_logit_softcapping, "output_logits_soft_cap": c.final_logit_softcapping,
-        "gated_mlp": True, "final_rms": True, "use_normalization_before_and_after": True,
-        "original_architecture": "Gemma2ForCausalLM",
-    }
-
-
 @pytest.fixture
-def gemma2_tl(tiny_gemma2, monkeypatch):
-    """``tiny_gemma2.tl`` built by saif_core's own code, with TL's config lookup taught Gemma-2."""
-    from transformer_lens import loading_from_pretrained as loading
-    from transformers import AutoConfig
-
-    real = loading.convert_hf_model_config
-
-    def convert(name, **kw):
-        cfg = AutoConfig.from_pretrained(name)
-        if cfg.architectures == ["Gemma2ForCausalLM"]:
-            return {**gemma2_tl_config(cfg), "tokenizer_name": name}
-        return real(name, **kw)
-
-    monkeypatch.setattr(loading, "convert_hf_model_config", convert)
+def gemma2_tl(tiny_gemma2):
+    """``tiny_gemma2.tl`` built by saif_core's own code (``tl_configs`` reads the Gemma-2 config
+    from the HF config, since TransformerLens knows Gemma-2 only by official name)."""
     tiny_gemma2.__dict__.pop("tl", None)
     yield tiny_gemma2.tl
     tiny_gemma2.__dict__.pop("tl", None)
@@ -84,15 +54,18 @@ def test_tiny_gemma2_loads_with_its_chat_template(tiny_gemma2):
     assert m.hf.config.sliding_window < len(m.encode(m.format_prompt(PROMPTS[0]))), "the window is exercised"
 
 
-@pytest.mark.xfail(raises=NotImplementedError, strict=True,
-                   reason="TransformerLens builds Gemma-2 configs by official name only; saif_core's "
-                          "SaifModel.tl has no fallback from the HF config (see gemma2_tl_config)")
-def test_tl_view_of_a_local_gemma2(tiny_gemma2):
+def test_tl_builds_a_local_gemma2_and_restores_its_config_lookup(tiny_gemma2):
+    from transformer_lens import loading_from_pretrained as loading
+
+    real = loading.convert_hf_model_config
     tiny_gemma2.__dict__.pop("tl", None)
-    tiny_gemma2.tl
+    tl = tiny_gemma2.tl
+    assert tl.cfg.n_layers == 2 and tl.cfg.d_model == 64 and tl.cfg.original_architecture == "Gemma2ForCausalLM"
+    assert loading.convert_hf_model_config is real, "TL's lookup is patched only during the load"
+    tiny_gemma2.__dict__.pop("tl", None)
 
 
-def test_hf_and_tl_views_agree_given_a_gemma2_config(tiny_gemma2, gemma2_tl):
+def test_hf_and_tl_views_agree_on_a_local_gemma2(tiny_gemma2, gemma2_tl):
     m = tiny_gemma2
     ids = torch.tensor([m.encode(m.format_prompt(PROMPTS[0]))])
     hf_logits = m.hf(input_ids=ids).logits
@@ -125,3 +98,37 @@ def test_jumprelu_sae_fits_and_steers(tiny_gemma2, tmp_path, monkeypatch):
     assert steered != plain
     assert steered == [generate(m, [f], max_new_tokens=8, steering=sv)[0] for f in formatted]
     assert generate(m, formatted, max_new_tokens=8) == plain  # nothing leaked
+
+
+def test_the_paper_profile_code_path_with_only_the_weights_source_swapped(tiny_gemma2, tmp_path, monkeypatch):
+    """gemma-2-2b-it as the paper profile registers it (source "hub"), its weights read from the
+    tiny random Gemma-2's folder instead of the hub: the same load (hub check, both views),
+    parity, a Gemma-Scope-format (JumpReLU) SAE fitted and checked, and one whole SAIF run
+    (pairs, latents, vector, steered generation, judge) through ``experiments.run``."""
+    import dataclasses
+
+    from tiny_model import unregister
+
+    from saif_core import assets, doctor, experiments
+
+    paper = models.get_spec("gemma-2-2b-it")
+    assert paper.source == "hub" and paper.chat
+    swapped = dataclasses.replace(paper, hf_name=str(tiny_gemma2.source_dir), tl_name=None, n_layers=2, d_model=64)
+    monkeypatch.setattr(assets, "hub_cached", lambda repo: True)  # what a machine with the hub cache says
+    root = tmp_path / "saes"
+    sae_id = make_sae(root, model="gemma-2-2b-it", layer=1, d_in=64, kind="jumprelu")
+    monkeypatch.setenv("SAIF_SAES", str(root))
+    models.register_model(swapped)
+    try:
+        m = models.load_model("gemma-2-2b-it", device="cpu")
+        assert m.spec.source == "hub" and m.format_prompt("Hi").startswith("<bos><start_of_turn>user")
+        assert doctor.parity(m) < 1e-4
+        assert saes.default_sae_id("gemma-2-2b-it") == sae_id
+        saes.load_sae(sae_id, m)  # check_fits: model, d_in, hook
+        cfg = experiments.RunConfig(model="gemma-2-2b-it", task="translate_fr", k=2, alpha=4.0, n_extract=6,
+                                    n_eval=2, max_new_tokens=4, min_prob=0.0)
+        s = experiments.run(cfg, root=tmp_path / "results", progress=False)
+        assert s["n"] == 2 and len(s["latents"]) == 2 and {"original", "prompted", "steered"} <= set(s)
+    finally:
+        unregister("gemma-2-2b-it")
+        models.register_model(paper)
