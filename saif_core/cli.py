@@ -7,6 +7,7 @@
     saif bench --json                steered vs unsteered throughput
     saif figures [NN ...] [--fresh]  run the notebook series with papermill (from the shipped record)
     saif record save|restore         the shipped record of the study's generations
+    saif verify [--sample F]         re-generate a sample of the shipped record, compare exactly
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import json
 import math
 import sys
 
-from . import paths, record
+from . import paths, record, verify
 from .bench import run_bench
 from .doctor import print_report, run_doctor
 from .evaluate import LABELS, accuracy_by, agreement, judge, judge_records
@@ -83,6 +84,31 @@ def cmd_figures(args) -> int:
     if timings:
         print(f"{len(timings)} notebook(s) in {sum(timings.values()) / 60:.1f} min; figures in figures/")
     return 0
+
+
+def cmd_verify(args) -> int:
+    got = verify.verify(sample=args.sample, seed=args.seed, progress=not args.json)
+    if args.json:
+        print(json.dumps(got, indent=1, ensure_ascii=False))
+        return 0
+    print(f"{got['checked']} of {got['record_generations']} shipped generations re-generated (seed {got['seed']}): "
+          f"{got['matched']} identical, exact-match rate {got['exact_match_rate']:.1%}")
+    for model_id, s in got["by_model"].items():
+        print(f"  {model_id}: {s['matched']}/{s['checked']}")
+    for d in got["divergences"]:
+        print(f"  differs: {d['run']} {d['condition']} {d['content_id']} after {d['common_prefix_chars']} chars")
+    return 0
+
+
+def fraction(text: str) -> float:
+    """argparse type: a number in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (math.isfinite(value) and 0 < value <= 1):
+        raise argparse.ArgumentTypeError(f"{text} is not in (0, 1] (e.g. 0.02 for 2%)")
+    return value
 
 
 def positive_int(text: str) -> int:
@@ -325,6 +351,12 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("record", help="save the results store as the shipped record, or restore it into a store")
     r.add_argument("action", choices=["save", "restore"])
     r.set_defaults(func=cmd_record)
+
+    v = sub.add_parser("verify", help="re-generate a seeded sample of the shipped record and compare the outputs")
+    v.add_argument("--sample", type=fraction, default=0.02, help="fraction of the generations (default %(default)s)")
+    v.add_argument("--seed", type=int, default=0, help="which sample (default %(default)s)")
+    v.add_argument("--json", action="store_true", help="print JSON, every divergence included")
+    v.set_defaults(func=cmd_verify)
 
     add_judge_command(sub)
     return p

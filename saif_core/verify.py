@@ -1,0 +1,90 @@
+"""``saif verify``: re-generate a seeded random sample of the shipped record and compare.
+
+The record (``record/``) is what the committed figures are derived from; this is a user's
+check that it is real. A sample of its generations (default 2%, seeded) is generated again
+from each record's own prompt, with its run's model, steering vector (the run folder's
+``vector.safetensors``), alpha, positions, decoding settings and batch size, and each output
+is compared with the shipped one, character for character.
+
+Decoding is greedy, so on the same torch build and CPU kind the outputs should match. The
+sampled records are batched together per run and condition, which is not always the batch
+they were first generated in (a dev sweep batches several alphas); left padding then changes
+the float arithmetic slightly, and at a near-tie of two tokens greedy decoding can take the
+other one. Another torch build, BLAS or a GPU changes the arithmetic the same way: expect most
+outputs to match and a few to diverge after a common prefix, never all of them.
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import random
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from . import paths, steering
+from .config import RunConfig
+from .models import load_model
+from .steering import SteeringVector
+
+
+def shipped_records(record: Path | None = None) -> list[tuple[Path, dict]]:
+    """``(run folder, record)`` for every generation of the record, in a stable order."""
+    record = Path(record or paths.record_root())
+    out = []
+    for gz in sorted(record.rglob("records.jsonl.gz")):
+        for line in gzip.decompress(gz.read_bytes()).decode("utf-8").splitlines():
+            if line.strip():
+                out.append((gz.parent, json.loads(line)))
+    return out
+
+
+def _config(folder: Path) -> RunConfig:
+    raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    known = set(RunConfig.__dataclass_fields__)
+    return RunConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in known})
+
+
+def verify(sample: float = 0.02, seed: int = 0, record: Path | None = None, progress: bool = True) -> dict:
+    """Re-generate ``sample`` of the record's generations (at least one); returns
+    ``{"checked", "matched", "exact_match_rate", "divergences": [...], "by_model": {...}}``."""
+    if not 0 < sample <= 1:
+        raise ValueError(f"--sample {sample} is not in (0, 1]. Fix: pass a fraction such as 0.02.")
+    everything = shipped_records(record)
+    if not everything:
+        raise ValueError(f"no shipped record under {Path(record or paths.record_root())} (SAIF_RECORD). "
+                         "Fix: `git checkout -- record`, or point SAIF_RECORD at one.")
+    rng = random.Random(seed)
+    chosen = rng.sample(range(len(everything)), max(1, round(sample * len(everything))))
+    groups: dict = {}
+    for i in sorted(chosen):
+        folder, rec = everything[i]
+        groups.setdefault((folder, rec["condition"]), []).append(rec)
+    checked, divergences, by_model = 0, [], {}
+    bar = tqdm(total=len(chosen), desc="verify", disable=not progress)
+    for (folder, condition), recs in sorted(groups.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
+        cfg = _config(folder)
+        model = load_model(cfg.model)
+        steered = condition.endswith("steered")
+        sv = SteeringVector.load(folder / "vector") if steered else None
+        outs = steering.generate(model, [model.format_prompt(r["prompt"]) for r in recs], cfg.max_new_tokens,
+                                 cfg.batch_size, steering=sv, alpha=cfg.alpha if steered else None,
+                                 repetition_penalty=cfg.repetition_penalty,
+                                 positions=cfg.positions if steered else None)
+        for rec, out in zip(recs, outs):
+            checked += 1
+            stats = by_model.setdefault(cfg.model, {"checked": 0, "matched": 0})
+            stats["checked"] += 1
+            if out == rec["output"]:
+                stats["matched"] += 1
+            else:
+                common = next((i for i, (a, b) in enumerate(zip(out, rec["output"])) if a != b),
+                              min(len(out), len(rec["output"])))
+                divergences.append({"run": folder.name, "condition": condition, "content_id": rec["content_id"],
+                                    "common_prefix_chars": common, "shipped": rec["output"], "regenerated": out})
+        bar.update(len(recs))
+    bar.close()
+    matched = checked - len(divergences)
+    return {"record_generations": len(everything), "checked": checked, "matched": matched,
+            "exact_match_rate": round(matched / checked, 4), "seed": seed, "sample": sample,
+            "by_model": by_model, "divergences": divergences}
