@@ -80,9 +80,12 @@ def cmd_figures(args) -> int:
         got = record.restore()
         print(f"shipped record: {got['records']} generations read into the results store "
               f"({got['files']} files it lacked; {paths.record_root()})", flush=True)
+    before = record.generations()
     timings = run_all(only=args.only or None)
     if timings:
-        print(f"{len(timings)} notebook(s) in {sum(timings.values()) / 60:.1f} min; figures in figures/")
+        made = record.generations() - before
+        print(f"{len(timings)} notebook(s) in {sum(timings.values()) / 60:.1f} min; {made} generation(s) made now "
+              f"(the rest read from the store); figures in {paths.figures_root()}")
     return 0
 
 

@@ -5,7 +5,7 @@ cached artifact is reused exactly when nothing it depends on changed:
 
 | stage | fields | what is cached under its key |
 |---|---|---|
-| ``pairs`` | model, task, placement, layer, position, n_extract, seed | the pairs' residuals |
+| ``pairs`` | model (and its weights' fingerprint), task, placement, layer, position, n_extract, seed | the pairs' residuals |
 | ``vector`` | + sae (and its weights' hash), k, min_prob, vector, normalize | the vector and latent table |
 | ``generation`` | + alpha, positions, eval_split, contents, max_new_tokens, batch_size, repetition_penalty | the run's records |
 
@@ -26,13 +26,21 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import data, features, paths, steering
-from .models import DEFAULT_MODEL, get_spec
+from . import assets, data, features, paths, steering
+from .models import DEFAULT_MODEL, ModelError, get_spec
 from .saes import SAEError, check_sae_files, default_sae_id, get_sae_spec, sae_at, sae_fingerprint
 
 STAGES = ("pairs", "vector", "generation")
 CONDITIONS = ("original", "prompted", "steered", "prompted+steered")
 VECTOR_KINDS = ("saif", "diff_means", "single_latent")
+
+
+def model_fingerprint(model_id: str) -> str | None:
+    """What a key knows of a model's weights (None for an unknown id: ``validate`` names it)."""
+    try:
+        return assets.weights_fingerprint(get_spec(model_id))
+    except ModelError:
+        return None
 
 
 class ConfigError(ValueError):
@@ -68,12 +76,17 @@ class RunConfig:
     repetition_penalty: float = _param(1.0, "generation", "--repetition-penalty")  # HF's; 1.0 = off
 
     def key(self, stage: str = "generation") -> str:
-        """Hash of every field of ``stage`` and the stages before it (from ``vector`` on,
-        with the SAE's weights: a retrained SAE keeps its id, not its results)."""
+        """Hash of every field of ``stage`` and the stages before it, with the model weights'
+        fingerprint (``assets.weights_fingerprint``) and, from ``vector`` on, the SAE's weights:
+        a changed model or retrained SAE keeps its id, not its results. The judge is not in the
+        key: each record carries its ``judge_version`` and a changed judge re-judges stored outputs."""
         if stage not in STAGES:
             raise ConfigError(f"stage {stage!r} is not one of {STAGES}")
         upto = STAGES[: STAGES.index(stage) + 1]
         keyed = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["stage"] in upto}
+        weights = model_fingerprint(self.model)
+        if weights is not None:
+            keyed["model_weights"] = weights
         if stage != "pairs":
             keyed["sae_weights"] = sae_fingerprint(self.sae)
         blob = json.dumps(keyed, sort_keys=True, default=list)

@@ -62,6 +62,12 @@ def restore(record: Path | None = None, results: Path | None = None) -> dict:
     return {"files": files, "records": records}
 
 
+def generations(results: Path | None = None) -> int:
+    """How many generations a results store holds (lines of its runs' ``records.jsonl``)."""
+    results = Path(results or paths.results_root())
+    return sum(p.read_bytes().count(b"\n") for p in results.glob("*/records.jsonl")) if results.is_dir() else 0
+
+
 def save(results: Path | None = None, record: Path | None = None) -> dict:
     """Write the results store into the record (its previous content replaced); returns
     ``{"files", "records", "bytes"}``."""

@@ -5,7 +5,7 @@ fingerprint joined the keys, issue #17), stored generations are still valid: the
 configuration behind them is the same. This moves every run folder
 ``<task>-<old key>/`` to ``<task>-<new key>/`` (from its own ``config.json``), and the cached
 pairs and vectors under ``vectors/`` to their new names, so nothing is generated again.
-``summary.json`` is rewritten by the next run that reads the folder. Caches no run
+Each ``summary.json`` gets its new ``key``. Caches no run
 configuration accounts for are left where they are (a later run rebuilds what it needs).
 
     PYTHONPATH=. .venv/bin/python scripts/rekey_record.py record [--old-without model_weights]
@@ -52,6 +52,11 @@ def rekey(root: Path, dry_run: bool = False) -> dict:
     for src, dest in moves:
         if not dry_run:
             src.rename(dest)
+            summary = dest / "summary.json"
+            if dest.parent == root and summary.exists():  # its "key" names the folder
+                got = json.loads(summary.read_text(encoding="utf-8"))
+                got["key"] = dest.name.rsplit("-", 1)[1]
+                summary.write_text(json.dumps(got, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return {"moved": len(moves), "runs": sum(1 for s, _ in moves if s.parent == root)}
 
 

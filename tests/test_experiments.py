@@ -205,3 +205,17 @@ def test_a_retrained_sae_keeps_its_id_but_not_its_results(sae_root):
     sae.save_model(sae_root / sid)
     assert cfg.key() != before[0] and cfg.extraction_key() != before[1]
     assert RunConfig(sae=None, task="translate_fr").key() == RunConfig(task="translate_fr").key()
+
+
+def test_the_key_knows_the_model_weights(monkeypatch):
+    """A changed model (another package version, GGUF or checkpoint) never reuses old outputs (#17)."""
+    from saif_core import assets, config
+
+    cfg = RunConfig(task="keyword", k=8)
+    before = {stage: cfg.key(stage) for stage in config.STAGES}
+    spec = experiments.get_spec(cfg.model)
+    same = assets.weights_fingerprint(spec)
+    assert same == assets.weights_fingerprint(spec) and len(same) == 12
+    monkeypatch.setattr(assets, "_installed", lambda package: "99.0")
+    assert assets.weights_fingerprint(spec) != same
+    assert all(cfg.key(stage) != before[stage] for stage in config.STAGES)
