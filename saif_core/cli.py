@@ -15,6 +15,7 @@ import argparse
 import json
 import math
 import sys
+import time
 
 from . import paths, record, verify
 from .bench import run_bench
@@ -184,12 +185,15 @@ def cmd_steer(args) -> int:
 
 def cmd_bench(args) -> int:
     get_spec(args.model)
+    t0 = time.perf_counter()
     model = load_model(args.model)
+    load_s = time.perf_counter() - t0  # from the dequantized cache, once it exists
     try:
         sae = load_sae(default_sae_id(model.id), model)
     except SAEError:
         sae = None
-    out = run_bench(model, sae, batch_size=args.batch_size, max_new_tokens=args.max_new_tokens, repeats=args.repeats)
+    out = {"model_load_s": round(load_s, 2), **run_bench(model, sae, batch_size=args.batch_size,
+                                                         max_new_tokens=args.max_new_tokens, repeats=args.repeats)}
     print(json.dumps(out, indent=2) if args.json else "\n".join(f"{k}: {v}" for k, v in out.items()))
     return 0
 

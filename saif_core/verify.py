@@ -22,7 +22,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from . import paths, steering
+from . import data, paths, steering
 from .config import RunConfig
 from .models import load_model
 from .steering import SteeringVector
@@ -39,10 +39,25 @@ def shipped_records(record: Path | None = None) -> list[tuple[Path, dict]]:
     return out
 
 
-def _config(folder: Path) -> RunConfig:
+# How ``scripts/prompted_accuracy.py`` generated the prompted table (``record/prompted/``), whose
+# folders hold no run configuration: greedy, 128 new tokens, batches of 16, the canonical prompt.
+PROMPTED_TABLE = {"max_new_tokens": 128, "batch_size": 16}
+
+
+def _config(folder: Path, rec: dict) -> RunConfig:
+    """The run configuration behind a record: its folder's ``config.json``, or the prompted table's settings."""
+    if not (folder / "config.json").exists():
+        return RunConfig(model=rec["model"], task=rec["task"], conditions=("prompted",), **PROMPTED_TABLE)
     raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     known = set(RunConfig.__dataclass_fields__)
     return RunConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in known})
+
+
+def _prompt(rec: dict) -> str:
+    if "prompt" in rec:
+        return rec["prompt"]
+    item = next(it for it in data.split(rec["task"], "evaluation") if it.id == rec["content_id"])
+    return data.eval_prompts(rec["task"], item)["prompted"]
 
 
 def verify(sample: float = 0.02, seed: int = 0, record: Path | None = None, progress: bool = True) -> dict:
@@ -50,7 +65,8 @@ def verify(sample: float = 0.02, seed: int = 0, record: Path | None = None, prog
     ``{"checked", "matched", "exact_match_rate", "divergences": [...], "by_model": {...}}``."""
     if not 0 < sample <= 1:
         raise ValueError(f"--sample {sample} is not in (0, 1]. Fix: pass a fraction such as 0.02.")
-    everything = shipped_records(record)
+    root = Path(record or paths.record_root())
+    everything = shipped_records(root)
     if not everything:
         raise ValueError(f"no shipped record under {Path(record or paths.record_root())} (SAIF_RECORD). "
                          "Fix: `git checkout -- record`, or point SAIF_RECORD at one.")
@@ -59,15 +75,15 @@ def verify(sample: float = 0.02, seed: int = 0, record: Path | None = None, prog
     groups: dict = {}
     for i in sorted(chosen):
         folder, rec = everything[i]
-        groups.setdefault((folder, rec["condition"]), []).append(rec)
+        groups.setdefault((folder, rec.get("condition", "prompted")), []).append(rec)
     checked, divergences, by_model = 0, [], {}
     bar = tqdm(total=len(chosen), desc="verify", disable=not progress)
     for (folder, condition), recs in sorted(groups.items(), key=lambda kv: (str(kv[0][0]), kv[0][1])):
-        cfg = _config(folder)
+        cfg = _config(folder, recs[0])
         model = load_model(cfg.model)
         steered = condition.endswith("steered")
         sv = SteeringVector.load(folder / "vector") if steered else None
-        outs = steering.generate(model, [model.format_prompt(r["prompt"]) for r in recs], cfg.max_new_tokens,
+        outs = steering.generate(model, [model.format_prompt(_prompt(r)) for r in recs], cfg.max_new_tokens,
                                  cfg.batch_size, steering=sv, alpha=cfg.alpha if steered else None,
                                  repetition_penalty=cfg.repetition_penalty,
                                  positions=cfg.positions if steered else None)
@@ -80,7 +96,7 @@ def verify(sample: float = 0.02, seed: int = 0, record: Path | None = None, prog
             else:
                 common = next((i for i, (a, b) in enumerate(zip(out, rec["output"])) if a != b),
                               min(len(out), len(rec["output"])))
-                divergences.append({"run": folder.name, "condition": condition, "content_id": rec["content_id"],
+                divergences.append({"run": str(folder.relative_to(root)), "condition": condition, "content_id": rec["content_id"],
                                     "common_prefix_chars": common, "shipped": rec["output"], "regenerated": out})
         bar.update(len(recs))
     bar.close()
