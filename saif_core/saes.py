@@ -194,7 +194,7 @@ def check_sae_files(spec: SAESpec) -> None:
         raise SAEError(f"SAE {spec.id}: cfg.json names architecture {cfg.get('architecture')!r}, not one of "
                        f"{ARCHITECTURES} ({spec.path / 'cfg.json'}). {fix}")
     if spec.model in MODELS and d_in != get_spec(spec.model).d_model:
-        raise SAEError(f"SAE {spec.id}: cfg.json says d_in={d_in!r} but {spec.model} has d_model "
+        raise SAEError(f"SAE {spec.id}: its d_in is {d_in!r} but {spec.model} has d_model "
                        f"{get_spec(spec.model).d_model} ({spec.path / 'cfg.json'}). {fix}")
     weights = spec.path / "sae_weights.safetensors"
     if not weights.exists():
