@@ -16,6 +16,7 @@ import re
 import time
 from pathlib import Path
 
+import nbformat
 import papermill as pm
 
 from . import paths
@@ -54,6 +55,7 @@ def run_all(only: list[str] | None = None, parameters: dict | None = None, kerne
                 cwd=str(nb.parent), progress_bar=True, log_output=True,
             )
             timings[nb.stem] = round(time.perf_counter() - t0, 1)
+            relative_paths(nb)
             print(f"    {timings[nb.stem]:.0f} s", flush=True)
     finally:
         log.removeHandler(handler)
@@ -62,6 +64,20 @@ def run_all(only: list[str] | None = None, parameters: dict | None = None, kerne
     if figures == REPO / "figures":
         update_readme_gallery()
     return timings
+
+
+def relative_paths(nb: Path) -> None:
+    """Papermill records the notebook's absolute path in its metadata; keep it relative to the
+    repo, so a re-run in another checkout changes only the timings."""
+    book = nbformat.read(nb, as_version=4)
+    meta = book.metadata.get("papermill", {})
+    changed = False
+    for key in ("input_path", "output_path"):
+        path = Path(meta.get(key) or "")
+        if path.is_absolute() and path.parent.name == NOTEBOOKS.name:  # in this or another checkout
+            meta[key], changed = f"{NOTEBOOKS.name}/{path.name}", True
+    if changed:
+        nbformat.write(book, nb)
 
 
 def store_state(results: Path | None = None) -> str:

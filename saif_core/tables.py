@@ -149,7 +149,9 @@ ACCURACY_COLUMNS = ["model", "sae", "task", "placement", "k", "alpha", "conditio
 def stored_accuracy(k: int, root: Path | None = None) -> pd.DataFrame:
     """SA / LA (to 0.01) of every SAIF run with ``k`` latents in the results store (``root``;
     None: ``paths.results_root()``), evaluation split, unnormalised vector: one row per condition, the
-    last run of each (model, SAE, task, placement, alpha, condition), sorted."""
+    last run (in folder order) of each (model, SAE, task, placement, alpha, condition, n): runs on
+    different numbers of items are different measurements and both stay. Sorted by every column
+    but SA and LA, so the table does not depend on the order of the run folders."""
     rows = []
     for path in sorted((root or paths.results_root()).glob("*/summary.json")):
         s = store.read_json(path)
@@ -163,5 +165,6 @@ def stored_accuracy(k: int, root: Path | None = None) -> pd.DataFrame:
                          "placement": c["placement"], "k": c["k"], "alpha": c["alpha"], "condition": cond,
                          "n": s[cond]["n"], "SA": round(s[cond]["strict"], 2), "LA": round(s[cond]["loose"], 2)})
     acc = pd.DataFrame(rows, columns=ACCURACY_COLUMNS)
-    return (acc[acc.k == k].drop_duplicates(["model", "sae", "task", "placement", "alpha", "condition"], keep="last")
-            .sort_values(["model", "sae", "task", "placement", "condition"]).reset_index(drop=True))
+    return (acc[acc.k == k].drop_duplicates(["model", "sae", "task", "placement", "alpha", "condition", "n"], keep="last")
+            .sort_values(["model", "sae", "task", "placement", "condition", "alpha", "n"], kind="stable")
+            .reset_index(drop=True))

@@ -87,3 +87,18 @@ def test_only_the_cjk_fonts_missing_bold_face_is_silenced(caplog):
         log.warning("findfont: Failed to find font weight bold for %s, now using 400.", plots.CJK_FONT)
         log.warning("findfont: Font family 'Nope' not found.")
     assert [r.getMessage() for r in caplog.records] == ["findfont: Font family 'Nope' not found."]
+
+
+def test_papermill_paths_are_kept_relative_to_the_repo(tmp_path):
+    import nbformat
+
+    from saif_core import notebook_runner
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["papermill"] = {"input_path": "/elsewhere/checkout/notebooks/03_topk.ipynb",
+                                "output_path": "/elsewhere/checkout/notebooks/03_topk.ipynb", "duration": 1.0}
+    path = tmp_path / "03_topk.ipynb"
+    nbformat.write(nb, path)
+    notebook_runner.relative_paths(path)
+    meta = nbformat.read(path, as_version=4).metadata["papermill"]
+    assert meta["input_path"] == meta["output_path"] == "notebooks/03_topk.ipynb" and meta["duration"] == 1.0
