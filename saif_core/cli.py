@@ -104,30 +104,8 @@ def cmd_verify(args) -> int:
     return 0
 
 
-def fraction(text: str) -> float:
-    """argparse type: a number in (0, 1]."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and 0 < value <= 1):
-        raise argparse.ArgumentTypeError(f"{text} is not in (0, 1] (e.g. 0.02 for 2%)")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1 (bad values exit 2 with the flag's name)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not >= 1")
-    return value
-
-
 def at_least(low: int):
-    """argparse type: a whole number >= ``low``."""
+    """argparse type: a whole number >= ``low`` (bad values exit 2 with the flag's name)."""
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -139,15 +117,22 @@ def at_least(low: int):
     return parse
 
 
-def penalty(text: str) -> float:
-    """argparse type: a repetition penalty, finite, in (0, 10] (1.0: off)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and 0 < value <= 10):
-        raise argparse.ArgumentTypeError(f"{text} is not in (0, 10] (1.0 is off; 1.1-1.5 is usual)")
-    return value
+def number_in(low: float, high: float, hint: str):
+    """argparse type: a finite number in (``low``, ``high``]."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not (math.isfinite(value) and low < value <= high):
+            raise argparse.ArgumentTypeError(f"{text} is not in ({low:g}, {high:g}] ({hint})")
+        return value
+    return parse
+
+
+positive_int = at_least(1)
+fraction = number_in(0, 1, "e.g. 0.02 for 2%")
+penalty = number_in(0, 10, "1.0 is off; 1.1-1.5 is usual")
 
 
 def strength(text: str):
@@ -274,8 +259,8 @@ def run_judge_command(args) -> int:
         judge_fn = llm.judge
         print(agreement_report(records, llm)["text"], file=sys.stderr)
     judged = judge_records(records, judge_fn)
-    for record in judged:
-        print(json.dumps(record, ensure_ascii=False))
+    for verdict in judged:
+        print(json.dumps(verdict, ensure_ascii=False))
     if args.summary:
         for task, result in sorted(accuracy_by(judged, key="task").items()):
             print(f"{task:<14} n={result['n']:<4} SA={result['strict']:.1%} LA={result['loose']:.1%}",

@@ -44,24 +44,18 @@ def classify(code: int, err: str) -> str:
 def cases(files: Path, saes: Path) -> list[tuple[str, list[str], dict]]:
     """(name, argv, extra environment) of every bad input."""
     def write(name, content):
-        path = files / name
-        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content, encoding="utf-8")
-        return str(path)
+        return F.input_file(files, name, content)
 
     out = [(f"parser: {' '.join(a) or '(none)'}", a, {}) for a, _ in F.PARSER_CASES]
     out += [(f"steer: {' '.join(a)}", ["steer", *a], {}) for a, _ in F.STEER_CASES]
     for name, (content, _) in F.CONTENTS_CASES.items():
-        path = (str(files / "nothing.jsonl") if content is None else str(files) if content == "<dir>"
-                else write(f"contents-{name}.jsonl", content))
+        path = F.input_file(files, f"contents-{name}", content, ".jsonl")
         out.append((f"steer --contents {name}", ["steer", "--task", "translate_fr", "--contents", path], {}))
     for name, (content, _) in F.SAE_EVAL_CASES.items():
-        suffix = ".jsonl" if name.startswith("jsonl") else ".txt"
-        path = (str(files / "nothing.txt") if content is None else str(files) if content == "<dir>"
-                else write(f"text-{name}{suffix}", content))
+        path = F.input_file(files, f"text-{name}", content, ".jsonl" if name.startswith("jsonl") else ".txt")
         out.append((f"sae-eval --text-file {name}", ["sae-eval", "--text-file", path], {}))
     for name, (content, _) in F.JUDGE_CASES.items():
-        path = (str(files / "nothing.jsonl") if content is None else str(files) if content == "<dir>"
-                else write(f"judge-{name}.jsonl", content))
+        path = F.input_file(files, f"judge-{name}", content, ".jsonl")
         out.append((f"judge {name}", ["judge", path] + (["--agreement"] if "agreement" in name else []), {}))
     ok = write("judge-ok.jsonl", F.GOOD_JUDGE_LINE)
     out.append(("judge --llm without a server", ["judge", ok, "--llm", "m", "--base-url", "http://127.0.0.1:9/v1"],

@@ -21,7 +21,7 @@ from types import SimpleNamespace
 import pytest
 from sae_factory import make_sae
 
-from saif_core import cli, experiments, models, saes
+from saif_core import cli, experiments, models
 
 SMOL = "smollm2-135m-instruct"
 STEER_SAE = f"{SMOL}/blocks.23.hook_resid_post/width_1152"
@@ -81,11 +81,18 @@ def world(tmp_path, monkeypatch):
 
 
 def write(world, name: str, content) -> str:
-    path = world.files / name
-    if isinstance(content, bytes):
-        path.write_bytes(content)
-    else:
-        path.write_text(content, encoding="utf-8")
+    return input_file(world.files, name, content)
+
+
+def input_file(folder: Path, name: str, content, suffix: str = "") -> str:
+    """A case's input: ``content`` None names a file that does not exist, ``"<dir>"`` a folder;
+    else a file ``name + suffix`` holding it (bytes or text)."""
+    if content is None:
+        return str(folder / f"nothing{suffix}")
+    if content == "<dir>":
+        return str(folder)
+    path = folder / f"{name}{suffix}"
+    path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content, encoding="utf-8")
     return str(path)
 
 
@@ -184,12 +191,7 @@ CONTENTS_CASES = {  # name -> (file content, words)
 @pytest.mark.parametrize("name", list(CONTENTS_CASES))
 def test_bad_contents_files_fail_before_a_model_loads(name, world, capsys, no_model):
     content, words = CONTENTS_CASES[name]
-    if content is None:
-        path = str(world.files / "nothing.jsonl")
-    elif content == "<dir>":
-        path = str(world.files)
-    else:
-        path = write(world, f"{name}.jsonl", content)
+    path = input_file(world.files, name, content, ".jsonl")
     done = run_cli(["steer", "--task", "translate_fr", "--contents", path], capsys)
     assert_clear_error(done, *words)
 
@@ -208,12 +210,7 @@ SAE_EVAL_CASES = {
 @pytest.mark.parametrize("name", list(SAE_EVAL_CASES))
 def test_bad_text_files_fail_before_a_model_loads(name, world, capsys, no_model):
     content, words = SAE_EVAL_CASES[name]
-    if content is None:
-        path = str(world.files / "nothing.txt")
-    elif content == "<dir>":
-        path = str(world.files)
-    else:
-        path = write(world, f"{name}.jsonl" if name.startswith("jsonl") else f"{name}.txt", content)
+    path = input_file(world.files, name, content, ".jsonl" if name.startswith("jsonl") else ".txt")
     assert_clear_error(run_cli(["sae-eval", "--text-file", path], capsys), *words)
 
 
@@ -250,12 +247,7 @@ JUDGE_CASES = {
 @pytest.mark.parametrize("name", list(JUDGE_CASES))
 def test_bad_judge_inputs_name_file_and_line(name, world, capsys):
     content, words = JUDGE_CASES[name]
-    if content is None:
-        path = str(world.files / "nothing.jsonl")
-    elif content == "<dir>":
-        path = str(world.files)
-    else:
-        path = write(world, f"{name}.jsonl", content)
+    path = input_file(world.files, name, content, ".jsonl")
     argv = ["judge", path] + (["--agreement"] if name == "agreement-without-labels" else [])
     done = run_cli(argv, capsys)
     assert_clear_error(done, *words)
