@@ -114,6 +114,7 @@ GALLERY = {  # notebook -> what its figure shows (the verdict comes from its fig
     "09_semantic_proximity": "Semantic proximity: logit-lens tokens of each task's vector",
     "10_baselines": "Baselines on the same prompts: prompting, difference of means, a single latent",
 }
+NO_CLAIM = ("00_train_saes", "01_overview")  # they show the method's pieces; no claim of the paper is tested there
 START, END = "<!-- gallery:start -->", "<!-- gallery:end -->"
 
 
@@ -186,7 +187,8 @@ def update_readme_gallery(readme: Path = paths.README, figures: Path | None = No
         p = figures / f"{name}.json"
         summary = json.loads(p.read_text()) if p.exists() else None
         img = f"[![{name}](figures/{name}.png)](notebooks/{name}.ipynb)" if (figures / f"{name}.png").exists() else name
-        lines.append(f"| {img} | {what} | {_verdict(summary)} |")
+        verdict = "no claim of the paper tested here" if name in NO_CLAIM else _verdict(summary)
+        lines.append(f"| {img} | {what} | {verdict} |")
     lines += ["", "Tables (`notebooks/11_tables.ipynb`): instruction variants, selected latents with their logit-lens "
               "tokens, SA / LA by model, SAE and task, hyperparameters, the judge rubric (`figures/11_tables-*`).", "",
               "| claim of the paper | verdict on the embedded default | evidence | notebook |", "|---|---|---|---|"]

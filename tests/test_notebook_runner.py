@@ -102,3 +102,21 @@ def test_papermill_paths_are_kept_relative_to_the_repo(tmp_path):
     notebook_runner.relative_paths(path)
     meta = nbformat.read(path, as_version=4).metadata["papermill"]
     assert meta["input_path"] == meta["output_path"] == "notebooks/03_topk.ipynb" and meta["duration"] == 1.0
+
+
+def test_gallery_rows_of_notebooks_without_a_claim_give_no_verdict(tmp_path):
+    import json
+
+    from saif_core import notebook_runner as nr
+
+    figs = tmp_path / "figures"
+    figs.mkdir()
+    for name in ("00_train_saes", "01_overview", "03_topk"):
+        (figs / f"{name}.json").write_text(json.dumps({"holds": True, "SA": {}}))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{nr.START}\n{nr.END}\n")
+    assert nr.update_readme_gallery(readme, figs)
+    rows = {line.split("|")[1].strip(): line.split("|")[3].strip() for line in readme.read_text().splitlines()
+            if line.startswith("| ") and "|---" not in line and "figure" not in line.split("|")[1]}
+    assert rows["00_train_saes"] == rows["01_overview"] == "no claim of the paper tested here"
+    assert rows["03_topk"] == "holds"
