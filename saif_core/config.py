@@ -108,6 +108,13 @@ class RunConfig:
     def asdict(self) -> dict:
         return dataclasses.asdict(self)
 
+    @classmethod
+    def from_file(cls, path: Path) -> "RunConfig":
+        """The configuration a run folder's ``config.json`` holds (fields it does not know are ignored)."""
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in known})
+
 
 def name_of(parameter: str) -> str:
     """How a user sets a parameter: ``n_eval (--n)``, or the bare name if no flag has it."""

@@ -81,13 +81,12 @@ def read_lines(path: str | Path) -> list[tuple[int, str]]:
 
 def decode_lines(raw: bytes, name) -> list[tuple[int, str]]:
     """``read_lines`` of bytes already read (``name`` says where they come from)."""
-    path = name
     out = []
     for n, line in enumerate(raw.splitlines(), 1):
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError as e:
-            raise DataError(f"{path}, line {n}: not UTF-8 text ({e.reason} at byte {e.start}). "
+            raise DataError(f"{name}, line {n}: not UTF-8 text ({e.reason} at byte {e.start}). "
                             "Fix: save the file as UTF-8.") from None
         if text.strip():
             out.append((n, text.lstrip("\ufeff") if n == 1 else text))

@@ -24,8 +24,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from . import paths  # noqa: E402
 
-# SAIF_FIGURES moves the output folder (the notebook tests write to a temporary one)
-FIGURES = paths.figures_root()
 CONDITION_COLORS = {"original": "#9e9e9e", "prompted": "#4c72b0", "steered": "#dd8452",
                     "prompted+steered": "#55a868", "steered (pre)": "#c44e52", "diff_means": "#8172b3",
                     # the labels notebooks 05 and 10 give conditions (studies.BASELINES)

@@ -48,9 +48,7 @@ def _config(folder: Path, rec: dict) -> RunConfig:
     """The run configuration behind a record: its folder's ``config.json``, or the prompted table's settings."""
     if not (folder / "config.json").exists():
         return RunConfig(model=rec["model"], task=rec["task"], conditions=("prompted",), **PROMPTED_TABLE)
-    raw = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    known = set(RunConfig.__dataclass_fields__)
-    return RunConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in known})
+    return RunConfig.from_file(folder / "config.json")
 
 
 def _prompt(rec: dict) -> str:

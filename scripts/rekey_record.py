@@ -22,12 +22,7 @@ from saif_core.config import RunConfig
 
 
 def configs(root: Path) -> dict[Path, RunConfig]:
-    known = set(RunConfig.__dataclass_fields__)
-    out = {}
-    for path in sorted(root.glob("*/config.json")):
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        out[path.parent] = RunConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in known})
-    return out
+    return {path.parent: RunConfig.from_file(path) for path in sorted(root.glob("*/config.json"))}
 
 
 def old_key(cfg: RunConfig, stage: str) -> str:
