@@ -19,7 +19,7 @@ RANK = {
     "features": 5,
     "steering": 6,
     "text": 7, "langid": 7, "details": 7,
-    "rubric": 7.5, "stats": 7.6,
+    "rubric": 7.5, "stats": 7.6, "verdicts": 7.7,
     "evaluate": 8,
     "llm_judge": 9, "quality": 9,
     "config": 10, "store": 10, "record": 10,
