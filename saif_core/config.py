@@ -5,12 +5,14 @@ cached artifact is reused exactly when nothing it depends on changed:
 
 | stage | fields | what is cached under its key |
 |---|---|---|
-| ``pairs`` | model (and its weights' fingerprint), task, placement, layer, position, n_extract, seed | the pairs' residuals |
-| ``vector`` | + sae (and its weights' hash), k, min_prob, vector, normalize | the vector and latent table |
+| ``pairs`` | model (and its weights' fingerprint), task, vector_task, placement, layer, position, n_extract, seed | the pairs' residuals |
+| ``vector`` | + sae (and its weights' hash), k, min_prob, vector, weighting, normalize, resample | the vector and latent table |
 | ``generation`` | + alpha, positions, eval_split, contents, max_new_tokens, batch_size, repetition_penalty | the run's records |
 
 ``n_eval`` and ``conditions`` choose which records a run looks at, not what a record
 holds, so they are in no key: a run on more items or conditions extends the same store.
+Fields added after runs were stored (``KEY_NEUTRAL``) stay out of the key while they hold the
+value that computes what runs did before the field existed, so those runs keep their keys.
 
 Example:
     >>> cfg = RunConfig(task="translate_fr", k=8, alpha=4.0, n_eval=40)
@@ -32,7 +34,16 @@ from .saes import SAEError, check_sae_files, default_sae_id, get_sae_spec, sae_a
 
 STAGES = ("pairs", "vector", "generation")
 CONDITIONS = ("original", "prompted", "steered", "prompted+steered")
-VECTOR_KINDS = ("saif", "diff_means", "single_latent")
+# saif: the top-k latents' decoder directions, weighted (``weighting``); the rest are controls:
+# diff_means (mean residual with minus without the instruction), single_latent (the top latent),
+# random_direction (a seeded Gaussian direction, unit norm), random_latents (k latents drawn at
+# random from the SAE, equal weights, unit norm). Unit-norm controls get their strength from the
+# study (the SAIF vector's norm times its alpha for a matched-norm comparison, or a dev-tuned alpha).
+VECTOR_KINDS = ("saif", "diff_means", "single_latent", "random_direction", "random_latents")
+# how the selected latents are weighted: by their activation difference with minus without the
+# instruction (sensitivity: the paper's Fig. 1), or by their mean activation with it (strength)
+WEIGHTINGS = ("difference", "strength")
+KEY_NEUTRAL = {"weighting": "strength", "vector_task": None, "resample": None}
 
 
 def model_fingerprint(model_id: str) -> str | None:
@@ -56,6 +67,7 @@ class RunConfig:
     model: str = _param(DEFAULT_MODEL, "pairs", "--model")
     sae: str | None = _param(None, "vector", "--sae")  # default: the model's SAE at `layer` (or its steering SAE)
     task: str = _param("translate_fr", "pairs", "--task")
+    vector_task: str | None = _param(None, "pairs")  # the task whose pairs make the vector (None: task); a cross-task control
     placement: str = _param("post", "pairs", "--placement")  # of the extraction pairs
     layer: int | None = _param(None, "pairs", "--layer")  # default: the SAE's layer
     position: str = _param("last", "pairs")  # where latents are read: features.POSITIONS
@@ -63,7 +75,9 @@ class RunConfig:
     min_prob: float = _param(0.5, "vector")
     alpha: float = _param(1.0, "generation", "--alpha")
     vector: str = _param("saif", "vector")  # VECTOR_KINDS ("single_latent": the top latent)
+    weighting: str = _param("strength", "vector")  # WEIGHTINGS; "difference" becomes the default with the series re-run (#16)
     normalize: bool = _param(False, "vector")
+    resample: int | None = _param(None, "vector")  # select on bootstrap resample number N of the pairs (None: the pairs)
     positions: str = _param("all", "generation", "--positions")  # where the vector is added: steering.POSITIONS
     n_extract: int | None = _param(None, "pairs")  # pairs (default: every extraction item, once)
     n_eval: int | None = _param(None, None, "--n")  # evaluation items (default: the whole split)
@@ -83,7 +97,8 @@ class RunConfig:
         if stage not in STAGES:
             raise ConfigError(f"stage {stage!r} is not one of {STAGES}")
         upto = STAGES[: STAGES.index(stage) + 1]
-        keyed = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["stage"] in upto}
+        keyed = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.metadata["stage"] in upto
+                 and not (f.name in KEY_NEUTRAL and getattr(self, f.name) == KEY_NEUTRAL[f.name])}
         weights = model_fingerprint(self.model)
         if weights is not None:
             keyed["model_weights"] = weights
@@ -127,7 +142,10 @@ def validate(cfg: RunConfig) -> RunConfig:
     with ``sae`` and ``layer`` resolved. Raises ConfigError (or the registries' errors)."""
     spec = get_spec(cfg.model)
     data.get_task(cfg.task)
+    if cfg.vector_task is not None:
+        data.get_task(cfg.vector_task)
     for name, allowed in [("placement", data.PLACEMENTS), ("position", features.POSITIONS), ("vector", VECTOR_KINDS),
+                          ("weighting", WEIGHTINGS),
                           ("positions", steering.POSITIONS), ("eval_split", data.SPLIT_NAMES)]:
         if getattr(cfg, name) not in allowed:
             raise ConfigError(f"{name_of(name)}={getattr(cfg, name)!r} is not one of {allowed}. Fix: pass one of these.")
@@ -145,6 +163,9 @@ def validate(cfg: RunConfig) -> RunConfig:
     if cfg.repetition_penalty <= 0:
         raise ConfigError(f"{name_of('repetition_penalty')} must be > 0 (1.0 = off), got {cfg.repetition_penalty}. "
                           "Fix: pass 1.0 (off) or a value such as 1.1-1.5.")
+    if cfg.resample is not None and (isinstance(cfg.resample, bool) or not isinstance(cfg.resample, int) or cfg.resample < 0):
+        raise ConfigError(f"resample={cfg.resample!r} must be a whole number >= 0 (the resample's seed) or None. "
+                          "Fix: pass 0, 1, 2, ...")
     for name in ("k", "max_new_tokens", "batch_size", "n_extract", "n_eval"):
         value = getattr(cfg, name)
         optional = name in ("n_extract", "n_eval")

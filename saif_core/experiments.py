@@ -47,8 +47,13 @@ def load_cached(model_id: str, sae_id: str):
     return model, load_sae(sae_id, model, device=model.device)
 
 
+def vector_task(cfg: RunConfig) -> str:
+    """The task whose extraction pairs make the vector: ``cfg.task`` unless a cross-task control names another."""
+    return cfg.vector_task or cfg.task
+
+
 def extraction_items(cfg: RunConfig):
-    return data.split(cfg.task, "extraction")
+    return data.split(vector_task(cfg), "extraction")
 
 
 def eval_items(cfg: RunConfig):
@@ -73,7 +78,7 @@ def pairs_key(cfg: RunConfig) -> str:
 def build_pairs_and_save_residuals(cfg: RunConfig, model, root: Path | None = None):
     """Step 1: the extraction pairs and their (positive, negative) residuals, cached on disk
     by ``key("pairs")``: every k, vector kind and SAE at the layer reuses one forward pass."""
-    pairs = data.build_pairs(cfg.task, extraction_items(cfg), cfg.placement, cfg.seed, cfg.n_extract)
+    pairs = data.build_pairs(vector_task(cfg), extraction_items(cfg), cfg.placement, cfg.seed, cfg.n_extract)
     path = store.pairs_path(results_root(root), cfg.task, cfg.key("pairs"))
     cached = store.load_pairs(path)
     if cached is not None:
@@ -87,8 +92,13 @@ pair_residuals = build_pairs_and_save_residuals  # the name notebooks and tests 
 
 
 def latent_statistics(cfg: RunConfig, model, sae, root: Path | None = None):
-    """Step 2: ``(pairs, positive residuals, negative residuals, LatentStats)`` of the run's pairs."""
+    """Step 2: ``(pairs, positive residuals, negative residuals, LatentStats)`` of the run's pairs
+    (with ``cfg.resample``: of a bootstrap resample of the pairs, drawn with replacement, seeded
+    by its number: how much the selection owes to which pairs were drawn)."""
     pairs, pos_resid, neg_resid = build_pairs_and_save_residuals(cfg, model, root)
+    if cfg.resample is not None:
+        idx = torch.randint(len(pairs), (len(pairs),), generator=torch.Generator().manual_seed(cfg.resample))
+        pairs, pos_resid, neg_resid = [pairs[i] for i in idx.tolist()], pos_resid[idx], neg_resid[idx]
     with torch.no_grad():
         dev = sae.W_dec.device
         pos, neg = sae.encode(pos_resid.to(dev)).cpu(), sae.encode(neg_resid.to(dev)).cpu()
@@ -104,14 +114,21 @@ def select_and_save_vector(cfg: RunConfig, model, sae, root: Path | None = None)
         return cached
     pairs, pos_resid, neg_resid, stats = latent_statistics(cfg, model, sae, root)
     meta = {"n_pairs": len(pairs), "position": cfg.position, "min_prob": cfg.min_prob,
-            "n_candidates": len(features.candidates(stats, cfg.min_prob))}
+            "n_candidates": len(features.candidates(stats, cfg.min_prob)), "weighting": cfg.weighting,
+            "vector_task": vector_task(cfg), "resample": cfg.resample}
+    prov = dict(task=cfg.task, placement=cfg.placement, meta=meta)
+    if cfg.vector in ("random_direction", "random_latents"):
+        sv, latents = steering.random_vector(model, sae, cfg.layer, cfg.vector, cfg.k, cfg.seed, sae_id=cfg.sae, **prov)
+        table = stats.table(latents)
+        store.save_vector(folder, sv, table)
+        return sv, table
     latents = features.select_latents(stats, 1 if cfg.vector == "single_latent" else cfg.k, cfg.min_prob)
     table = stats.table(latents)
-    prov = dict(task=cfg.task, placement=cfg.placement, meta=meta)
     if cfg.vector == "diff_means":
         sv = steering.diff_means_from_residuals(model, cfg.layer, pos_resid, neg_resid, cfg.normalize, sae=cfg.sae, **prov)
     else:
-        sv = steering.saif_vector(model, sae, cfg.layer, latents, [r["strength"] for r in table], cfg.normalize,
+        weight = "sensitivity" if cfg.weighting == "difference" else "strength"
+        sv = steering.saif_vector(model, sae, cfg.layer, latents, [r[weight] for r in table], cfg.normalize,
                                   sae_id=cfg.sae, **prov)
     store.save_vector(folder, sv, table)
     return sv, table

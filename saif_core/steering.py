@@ -54,7 +54,7 @@ class SteeringVector:
     vector: torch.Tensor  # [d_model]
     model: str
     layer: int
-    kind: str  # "saif" | "diff_means" | "single_latent"
+    kind: str  # config.VECTOR_KINDS: "saif" | "diff_means" | "single_latent" | "random_direction" | "random_latents"
     sae: str | None = None
     latents: list[int] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
@@ -157,6 +157,24 @@ def saif_vector(model, sae, layer: int, latents: list[int], weights: list[float]
     kind = "single_latent" if len(latents) == 1 else "saif"
     return SteeringVector(v, model.id, layer, provenance.pop("kind", kind), sae=sae_id, latents=[int(j) for j in latents],
                           weights=[float(x) for x in weights], normalized=normalize, **provenance)
+
+
+def random_vector(model, sae, layer: int, kind: str, k: int, seed: int, sae_id: str | None = None,
+                  **provenance) -> tuple[SteeringVector, list[int]]:
+    """A control of unit norm, seeded: ``random_direction`` (a Gaussian direction in the residual
+    space; no latents) or ``random_latents`` (``k`` distinct latents drawn uniformly from the SAE,
+    their decoder directions summed with equal weights). Returns ``(vector, latents)``."""
+    g = torch.Generator().manual_seed(seed)
+    if kind == "random_direction":
+        v, latents = torch.randn(model.spec.d_model, generator=g), []
+    elif kind == "random_latents":
+        latents = torch.randperm(sae.W_dec.shape[0], generator=g)[:k].tolist()
+        v = sae.W_dec[latents].detach().float().cpu().sum(0)
+    else:
+        raise SteeringError(f"unknown random control {kind!r}; the controls are random_direction and random_latents")
+    v = v / v.norm().clamp_min(1e-12)
+    return SteeringVector(v, model.id, layer, kind, sae=sae_id if latents else None, latents=latents,
+                          weights=[1.0] * len(latents), normalized=True, **provenance), latents
 
 
 def diff_means_from_residuals(model, layer: int, pos: torch.Tensor, neg: torch.Tensor, normalize: bool = False,

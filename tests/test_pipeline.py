@@ -125,3 +125,103 @@ def test_saif_steer_on_a_contents_file_with_references_judges_meaning(tiny_env, 
     unchecked = [r for r in recs if r["content_id"] == "mine-3" and r["label"] != "fail"]
     assert all("meaning not checked" in r["reason"] for r in unchecked)
     assert all(r["label"] != "strict" for r in recs if r["content_id"] == "mine-3")
+
+
+# ---------------------------------------------------------------- #16: the paper's weighting, controls, cross-task
+
+
+def test_fields_added_later_leave_old_keys_alone_at_their_neutral_value():
+    from saif_core import paths
+
+    # every run of the shipped record was keyed before weighting and vector_task existed
+    runs = sorted(p for p in paths.record_root().iterdir() if (p / "config.json").exists())[:12]
+    assert runs
+    for folder in runs:
+        cfg = RunConfig.from_file(folder / "config.json")
+        assert folder.name == f"{cfg.task}-{cfg.key()}"
+        assert cfg.weighting == "strength" and cfg.vector_task is None
+    cfg = tiny_cfg()
+    assert cfg.replace(weighting="difference").key("vector") != cfg.key("vector")
+    assert cfg.replace(weighting="difference").key("pairs") == cfg.key("pairs")  # same pairs, new vector
+    assert cfg.replace(vector_task="translate_zh").key("pairs") != cfg.key("pairs")
+
+
+def test_difference_weighting_weights_each_latent_by_its_sensitivity(tiny_env):
+    cfg = experiments.validate(tiny_cfg(k=3))
+    model, sae = experiments.load_cached(cfg.model, cfg.sae)
+    by_strength, table = experiments.select_and_save_vector(cfg, model, sae, tiny_env.results)
+    by_difference, table_d = experiments.select_and_save_vector(cfg.replace(weighting="difference"), model, sae,
+                                                               tiny_env.results)
+    assert table == table_d and by_strength.latents == by_difference.latents
+    assert by_difference.weights == [r["sensitivity"] for r in table]
+    assert by_strength.weights == [r["strength"] for r in table]
+    assert all(r["strength"] > r["sensitivity"] > 0 for r in table if r["neg_strength"] > 0)
+    assert by_difference.meta["weighting"] == "difference"
+
+
+def test_random_controls_are_seeded_unit_vectors(tiny_env):
+    import torch
+
+    cfg = experiments.validate(tiny_cfg(k=4, vector="random_latents"))
+    model, sae = experiments.load_cached(cfg.model, cfg.sae)
+    rl, table = experiments.select_and_save_vector(cfg, model, sae, tiny_env.results)
+    assert rl.kind == "random_latents" and len(set(rl.latents)) == 4 and [r["latent"] for r in table] == rl.latents
+    assert abs(rl.vector.norm().item() - 1) < 1e-5
+    expect = sae.W_dec[rl.latents].detach().float().sum(0)
+    assert torch.allclose(rl.vector, expect / expect.norm(), atol=1e-6)
+    again, _ = steering.random_vector(model, sae, cfg.layer, "random_latents", 4, cfg.seed)
+    assert again.latents == rl.latents
+    other, _ = steering.random_vector(model, sae, cfg.layer, "random_latents", 4, cfg.seed + 1)
+    assert other.latents != rl.latents
+    rd, _ = experiments.select_and_save_vector(cfg.replace(vector="random_direction"), model, sae, tiny_env.results)
+    assert rd.kind == "random_direction" and rd.latents == [] and abs(rd.vector.norm().item() - 1) < 1e-5
+    assert rd.vector.shape == (model.spec.d_model,)
+    # a random control runs end to end, its records judged like any other
+    summary = experiments.run(cfg.replace(alpha=3.0), tiny_env.results, progress=False)
+    assert summary["steered"]["n"] == cfg.n_eval
+
+
+def test_a_cross_task_vector_is_built_from_the_other_tasks_pairs(tiny_env):
+    from saif_core import data
+
+    cfg = experiments.validate(tiny_cfg(vector_task="translate_zh"))
+    pairs = experiments.build_pairs_and_save_residuals(cfg, experiments.load_cached(cfg.model, cfg.sae)[0],
+                                                       tiny_env.results)[0]
+    assert {p.task_id for p in pairs} == {"translate_zh"}
+    assert {p.content.id for p in pairs} <= {it.id for it in data.split("translate_zh", "extraction")}
+    sv = experiments.run(cfg, tiny_env.results, progress=False)
+    assert sv["config"]["vector_task"] == "translate_zh" and sv["config"]["task"] == "translate_fr"
+
+
+def test_bad_weighting_and_vector_task_are_refused():
+    import pytest
+
+    from saif_core.config import ConfigError
+
+    with pytest.raises(ConfigError, match="weighting='mean' is not one of"):
+        experiments.validate(tiny_cfg(weighting="mean"))
+    with pytest.raises(Exception, match="translate_xx"):
+        experiments.validate(tiny_cfg(vector_task="translate_xx"))
+
+
+def test_a_bootstrap_resample_selects_from_resampled_pairs(tiny_env):
+    import pytest
+
+    from saif_core.config import ConfigError
+
+    cfg = experiments.validate(tiny_cfg(k=2, n_extract=12))
+    model, sae = experiments.load_cached(cfg.model, cfg.sae)
+    pairs, pos, neg, stats = experiments.latent_statistics(cfg, model, sae, tiny_env.results)
+    pairs0, pos0, neg0, stats0 = experiments.latent_statistics(cfg.replace(resample=0), model, sae, tiny_env.results)
+    assert len(pairs0) == len(pairs) and len({p.content.id for p in pairs0}) < len(pairs)  # drawn with replacement
+    assert not torch_equal(stats.strength, stats0.strength)
+    again = experiments.latent_statistics(cfg.replace(resample=0), model, sae, tiny_env.results)[3]
+    assert torch_equal(again.strength, stats0.strength)
+    assert cfg.replace(resample=0).key("vector") != cfg.key("vector") and cfg.replace(resample=0).key("pairs") == cfg.key("pairs")
+    with pytest.raises(ConfigError, match="resample=-1"):
+        experiments.validate(cfg.replace(resample=-1))
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+    return bool(torch.equal(a, b))
