@@ -19,7 +19,7 @@ from pathlib import Path
 import nbformat
 import papermill as pm
 
-from . import paths
+from . import claims as claims_table, paths
 from .paths import NOTEBOOKS, REPO
 
 
@@ -182,18 +182,27 @@ def update_readme_gallery(readme: Path = paths.README, figures: Path | None = No
     text = readme.read_text(encoding="utf-8")
     if START not in text or END not in text:
         return False
+    tested = claims_table.collect(figures, list(GALLERY))  # the claims notebooks tested with verdicts.py
+    if tested:
+        claims_table.write(tested, figures)
     lines = [START, "", "| figure | what it shows | the paper's claim here |", "|---|---|---|"]
     for name, what in GALLERY.items():
         p = figures / f"{name}.json"
         summary = json.loads(p.read_text()) if p.exists() else None
         img = f"[![{name}](figures/{name}.png)](notebooks/{name}.ipynb)" if (figures / f"{name}.png").exists() else name
-        verdict = "no claim of the paper tested here" if name in NO_CLAIM else _verdict(summary)
+        if tested:
+            verdict = claims_table.gallery_verdict(tested, name) or "no claim of the paper tested here"
+        else:
+            verdict = "no claim of the paper tested here" if name in NO_CLAIM else _verdict(summary)
         lines.append(f"| {img} | {what} | {verdict} |")
     lines += ["", "Tables (`notebooks/11_tables.ipynb`): instruction variants, selected latents with their logit-lens "
-              "tokens, SA / LA by model, SAE and task, hyperparameters, the judge rubric (`figures/11_tables-*`).", "",
-              "| claim of the paper | verdict on the embedded default | evidence | notebook |", "|---|---|---|---|"]
-    for c in claims(figures):
-        lines.append(f"| {c['claim']} | {c['verdict']} | {c['evidence'] or ''} | {c['source']} |")
+              "tokens, SA / LA by model, SAE and task, hyperparameters, the judge rubric (`figures/11_tables-*`).", ""]
+    if tested:  # generated from figures/claims.json
+        lines.append(claims_table.markdown(tested))
+    else:  # summaries made before the claims were tested with verdicts.py (#16): point comparisons
+        lines += ["| claim of the paper | verdict on the embedded default | evidence | notebook |", "|---|---|---|---|"]
+        for c in claims(figures):
+            lines.append(f"| {c['claim']} | {c['verdict']} | {c['evidence'] or ''} | {c['source']} |")
     lines += ["", END]
     head, rest = text.split(START, 1)
     tail = rest.split(END, 1)[1]

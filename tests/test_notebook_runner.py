@@ -120,3 +120,38 @@ def test_gallery_rows_of_notebooks_without_a_claim_give_no_verdict(tmp_path):
             if line.startswith("| ") and "|---" not in line and "figure" not in line.split("|")[1]}
     assert rows["00_train_saes"] == rows["01_overview"] == "no claim of the paper tested here"
     assert rows["03_topk"] == "holds"
+
+
+def test_tested_claims_make_claims_json_and_the_readme_table(tmp_path):
+    import numpy as np
+    import pytest
+
+    from saif_core import claims, verdicts
+
+    figs = tmp_path / "figures"
+    figs.mkdir()
+    k = verdicts.superiority("several latents are needed (k = 8 beats k = 1 at matched norm)",
+                             np.r_[np.ones(30), np.zeros(70)], np.r_[np.ones(5), np.zeros(95)], names=("k=8", "k=1"))
+    close = verdicts.equivalence("steered LA close to prompting (five tasks pooled)", np.r_[np.ones(215), np.zeros(285)],
+                                 np.r_[np.ones(325), np.zeros(175)])
+    (figs / "03_topk.json").write_text(json.dumps({"claims": [claims.claim_row(k, "k_needed", "m1", "03_topk", task="translate_fr")]}))
+    (figs / "05_tasks_models.json").write_text(json.dumps({"claims": [claims.claim_row(close, "close_to_prompting", "m1", "05_tasks_models")]}))
+    (figs / "01_overview.json").write_text(json.dumps({"holds": True}))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{nr.START}\n{nr.END}\n")
+    assert nr.update_readme_gallery(readme, figs)
+    stored = json.loads((figs / "claims.json").read_text())
+    assert [r["id"] for r in stored] == ["k_needed", "close_to_prompting"]
+    assert stored[0]["verdict"] == "holds" and stored[1]["verdict"] == "contradicted" and stored[0]["task"] == "translate_fr"
+    text = readme.read_text()
+    assert "| several latents are needed (k = 8 beats k = 1 at matched norm) | m1 | **holds** | +0.25 [" in text
+    assert "| steered LA close to prompting (five tasks pooled) | m1 | **contradicted** | -0.22 [" in text
+    assert "no correction for multiplicity" in text
+    gallery = {line.split("|")[1].strip(): line.split("|")[3].strip() for line in text.splitlines()
+               if line.startswith("| 0")}  # figure rows (no PNGs here: the notebook's name)
+    assert gallery["01_overview"] == "no claim of the paper tested here"
+    assert gallery["03_topk"] == "several latents are needed (k = 8 beats k = 1 at matched norm): holds (m1)"
+    with pytest.raises(ValueError, match="lacks"):
+        claims.check_row({"id": "x", "verdict": "holds"})
+    with pytest.raises(ValueError, match="is not one of"):
+        claims.check_row({**stored[0], "verdict": "does not hold"})
