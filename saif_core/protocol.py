@@ -80,17 +80,21 @@ def check_split_sizes(task: str) -> None:
                              "and run python -m saif_core.data --make-splits.")
 
 
-def tune(cfg: RunConfig, scales=SCALES, progress: bool = False) -> Tuned:
-    """``cfg``'s strength chosen on the whole dev split: the steered condition at each scale,
-    best strict accuracy, then loose, then the smallest scale."""
-    check_split_sizes(cfg.task)
+def tune(cfg: RunConfig, scales=SCALES, n_dev: int | None = None, progress: bool = False) -> Tuned:
+    """``cfg``'s strength chosen on the whole dev split (``n_dev``: its first n items, for a
+    smoke run only): the steered condition at each scale, best strict accuracy, then loose,
+    then the smallest scale. The returned arm keeps ``cfg.n_eval`` (None: the whole split)."""
+    if n_dev is None and cfg.n_eval is None:
+        check_split_sizes(cfg.task)
     cfg = validate(cfg.replace(normalize=True))
     norm = residual_norm(cfg)
     alphas = [alpha_at(c, norm) for c in scales]
-    best, rows = E.tune_alpha(cfg, alphas, progress=progress)
+    if len(set(alphas)) < len(alphas):
+        raise ValueError(f"scales {list(scales)} give equal strengths at norm {norm:.2f}. Fix: pass distinct scales.")
+    best, rows = E.tune_alpha(cfg, alphas, progress=progress, n_dev=n_dev)
     rows = [{"scale": c, **r} for c, r in zip(scales, rows)]
     scale = next(r["scale"] for r in rows if r["alpha"] == best)
-    return Tuned(cfg.replace(alpha=best, eval_split="evaluation", n_eval=None), scale, norm, rows)
+    return Tuned(cfg.replace(alpha=best, eval_split="evaluation"), scale, norm, rows)
 
 
 def at_scale(cfg: RunConfig, scale: float) -> RunConfig:
@@ -100,16 +104,18 @@ def at_scale(cfg: RunConfig, scale: float) -> RunConfig:
 
 
 def evaluate(cfg: RunConfig, conditions=("steered",), progress: bool = False) -> dict:
-    """Run ``cfg``'s ``conditions`` once on the whole evaluation split; its summary."""
-    return E.run(cfg.replace(conditions=tuple(conditions), eval_split="evaluation", n_eval=None), progress=progress)
+    """Run ``cfg``'s ``conditions`` once on the evaluation split (``cfg.n_eval``: None, the
+    protocol's, is the whole split; a number is for smoke runs); its summary."""
+    return E.run(cfg.replace(conditions=tuple(conditions), eval_split="evaluation"), progress=progress)
 
 
 def outcomes(cfg: RunConfig, condition: str = "steered", measure: str = "strict") -> np.ndarray:
-    """0/1 per evaluation item (split order) of ``condition``: strict (labelled strict) or loose
-    (strict or loose). Every item must have its record (run :func:`evaluate` first)."""
+    """0/1 per evaluation item (split order, the first ``cfg.n_eval``) of ``condition``: strict
+    (labelled strict) or loose (strict or loose). Every item must have its record (run
+    :func:`evaluate` first)."""
     if measure not in ("strict", "loose"):
         raise ValueError(f"measure must be 'strict' or 'loose', got {measure!r}")
-    cfg = validate(cfg.replace(eval_split="evaluation", n_eval=None, conditions=(condition,)))
+    cfg = validate(cfg.replace(eval_split="evaluation", conditions=(condition,)))
     labels = {r["content_id"]: r["label"] for r in E.records(cfg)}
     items = E.eval_items(cfg)
     missing = [it.id for it in items if it.id not in labels]

@@ -4,13 +4,14 @@ from sae_lens import JumpReLUSAE, JumpReLUSAEConfig
 from sae_lens.saes.sae import SAEMetadata
 
 
-def make_sae(root, model="smollm2-135m-instruct", layer=29, d_in=576, kind="identity", mean=None, hook=None, seed=0):
+def make_sae(root, model="smollm2-135m-instruct", layer=29, d_in=576, kind="identity", mean=None, hook=None, seed=0,
+             d_sae=None):
     """Write an SAE to ``root`` in the shipped layout; return its id.
 
     ``kind``: ``identity`` (reconstructs exactly), ``mean`` (reconstructs ``mean``), or
     ``jumprelu`` (random, seeded, Gemma-Scope-like: unit-norm decoder rows, encoder the
-    decoder's transpose, positive thresholds, so only some latents fire)."""
-    d_sae = 2 * d_in
+    decoder's transpose, positive thresholds, so only some latents fire; any ``d_sae``)."""
+    d_sae = d_sae or 2 * d_in  # identity needs 2 * d_in
     cfg = JumpReLUSAEConfig(d_in=d_in, d_sae=d_sae, metadata=SAEMetadata(
         hook_name=hook or f"blocks.{layer}.hook_resid_post", model_name=model))
     sae = JumpReLUSAE(cfg)

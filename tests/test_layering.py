@@ -24,7 +24,7 @@ RANK = {
     "llm_judge": 9, "quality": 9,
     "config": 10, "store": 10, "record": 10,
     "experiments": 11,
-    "plots": 12, "tables": 12, "verify": 12, "protocol": 12, "proximity": 12, "claims": 12,
+    "plots": 12, "tables": 12, "verify": 12, "protocol": 12, "proximity": 12, "claims": 12, "evidence": 12.5,
     "studies": 13,
     # entry points: import anything, imported by no library module
     "doctor": 20, "bench": 20, "notebook_runner": 20, "cli": 21, "__init__": 22, "__main__": 22,

@@ -56,3 +56,12 @@ def test_a_task_with_too_small_splits_is_refused(monkeypatch):
     monkeypatch.setattr(protocol, "MIN_DEV", 1000)
     with pytest.raises(data.DataError, match="the protocol needs at least 1000"):
         protocol.check_split_sizes("translate_fr")
+
+
+def test_a_smoke_run_limits_dev_and_evaluation_items(tiny_env):
+    tuned = protocol.tune(tiny_arm(n_eval=3), scales=(0.5, 1.0), n_dev=2)  # no split-size check for a smoke run
+    assert all(r["n"] == 2 for r in tuned.dev_rows) and tuned.cfg.n_eval == 3
+    protocol.evaluate(tuned.cfg, ("steered",))
+    assert protocol.outcomes(tuned.cfg).shape == (3,)
+    with pytest.raises(ValueError, match="equal strengths"):
+        protocol.tune(tiny_arm(n_eval=3), scales=(0.5, 0.5), n_dev=2)

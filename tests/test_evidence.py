@@ -1,0 +1,98 @@
+"""Each claim's evidence (saif_core.evidence) end to end on the tiny random model, at a smoke
+size: the arms run, the comparisons are paired on the same items, every claim row is complete,
+and nothing reduced is left unsaid."""
+import shutil
+
+import pytest
+
+from saif_core import claims, data, evidence as EV, protocol
+from saif_core.verdicts import VERDICTS
+
+SMOKE = dict(n_dev=2, n_eval=3, scales=(0.5, 2.0))
+
+
+@pytest.fixture
+def env(tiny_env, monkeypatch):
+    monkeypatch.setattr(protocol, "N_EXTRACT", 12)
+    monkeypatch.setattr(protocol, "MAX_NEW_TOKENS", 5)
+    return tiny_env
+
+
+def check(ev, notebook):
+    assert ev.claims, "no claim tested"
+    for row in ev.claims:
+        claims.check_row(row)
+        assert row["notebook"] == notebook and row["verdict"] in VERDICTS and row["model"] == "tiny-llama"
+    return ev
+
+
+def test_k_sweep_compares_k_at_one_scale(env):
+    ev = check(EV.k_sweep("tiny-llama", "translate_fr", ks=(1, 2, 99), **SMOKE), "03_topk")
+    steered = ev.rows[ev.rows.condition == "steered"]
+    assert steered.alpha.nunique() == 1  # matched norm: one strength for every k
+    assert {1, 2} < set(steered.k) and int(steered.k.max()) < 99  # 99 runs as the most that pass; k=8 always runs
+    assert any("k above" in n for n in ev.notes)  # the reduction is said
+    assert {r["id"] for r in ev.claims} == {"k_needed_strict", "k_needed_loose"}
+    assert all(r["n"] == 3 and "below the protocol" in r["note"] for r in ev.claims)
+
+
+def test_tasks_models_pools_tasks_per_model(env):
+    ev = EV.tasks_models(["tiny-llama"], ["translate_fr", "translate_zh"], **SMOKE)  # claims of 04 and 05
+    ids = [r["id"] for r in ev.claims]
+    assert ids == ["sa_above_30", "steers", "post_above_pre", "close_to_prompting"]
+    assert ev.claims[0]["notebook"] == "04_french_examples" and ev.claims[0]["n"] == 3
+    assert all(r["n"] == 6 for r in ev.claims[1:])  # two tasks of three items, pooled
+    assert set(ev.rows.arm) == {"original", "prompted", "SAIF (post)", "SAIF (pre)"}
+    for row in ev.claims:
+        claims.check_row(row)
+
+
+def test_controls_run_at_the_saif_scale(env):
+    ev = check(EV.controls("tiny-llama", "translate_fr", resamples=2, **SMOKE), "10_baselines")
+    steered = ev.rows[ev.rows.condition == "steered"]
+    assert steered.alpha.nunique() == 1
+    assert {"a random direction", "k random latents", "the difference of means", "the single best latent",
+            "another task's SAIF vector", "SAIF, resample 0", "SAIF, resample 1"} <= set(steered.arm)
+    assert {r["id"] for r in ev.claims} == {f"beats_{k}" for k in EV.CONTROLS}
+
+
+def test_layer_sweep_needs_equal_widths_and_chooses_the_earlier_layer_on_dev(env, tmp_path, monkeypatch):
+    from sae_factory import make_sae
+
+    root = tmp_path / "saes"
+    shutil.copytree(env.sae_root, root)
+    make_sae(root, model="tiny-llama", layer=2, d_in=64, kind="jumprelu")
+    make_sae(root, model="tiny-llama", layer=0, d_in=64, kind="jumprelu", seed=1)
+    monkeypatch.setenv("SAIF_SAES", str(root))
+    ev = check(EV.layer_sweep("tiny-llama", "translate_fr", width=128, **SMOKE), "06_layer_sweep")
+    (row,) = ev.claims
+    assert row["id"] == "last_layer" and row["claim"].startswith("the last layer (2) beats")
+    assert set(ev.rows.layer) == {2, int(row["claim"].split("earlier layer (")[1].split(",")[0])}
+    with pytest.raises(ValueError, match="a sweep needs two or more"):
+        EV.layer_sweep("tiny-llama", "translate_fr", width=999, **SMOKE)
+
+
+def test_placement_statistics_bootstrap_both_placements_on_the_same_resamples(env):
+    ev = check(EV.placement_statistics("tiny-llama", "translate_fr", k=2, n_pairs=12, n_boot=20), "02_placement")
+    assert [r["id"] for r in ev.claims] == ["placement_strength", "placement_stability", "placement_probability"]
+    for r in ev.claims:
+        assert r["interval"][0] <= r["interval"][1]
+        assert r["effect"] == pytest.approx(r["arms"]["post"] - r["arms"]["pre"], abs=1e-4)
+
+
+def test_proximity_claims_per_task(env):
+    ev = check(EV.proximity_claims("tiny-llama", ["translate_fr"], k=2, draws=50), "09_semantic_proximity")
+    assert ev.rows.iloc[0]["task"] == "translate_fr" and 0 <= ev.rows.iloc[0]["score"] <= 1
+    assert len(data.split("translate_fr", "dev")) >= 2
+
+
+def test_width_sweep_tests_each_width(env, tmp_path, monkeypatch):
+    from sae_factory import make_sae
+
+    root = tmp_path / "saes"
+    shutil.copytree(env.sae_root, root)
+    make_sae(root, model="tiny-llama", layer=1, d_in=64, kind="jumprelu", d_sae=512)
+    monkeypatch.setenv("SAIF_SAES", str(root))
+    ev = check(EV.width_sweep("tiny-llama", "translate_fr", layer=1, **SMOKE), "07_sae_width")
+    assert [r["id"] for r in ev.claims] == ["steers_width_128", "steers_width_512"]
+    assert sorted(set(ev.rows.d_sae)) == [128, 512]
