@@ -334,3 +334,24 @@ def alpha_quality(df, title: str):
     axes[2].plot(df.alpha, df.perplexity, marker="o", color="#c44e52")
     axes[2].set(xlabel="alpha", ylabel="median perplexity", yscale="log", title="perplexity under the unsteered model")
     return fig
+
+
+VERDICT_COLORS = {"holds": "#55a868", "contradicted": "#c44e52", "inconclusive": "#9e9e9e"}
+
+
+def claims_forest(rows, ax=None, title: str = ""):
+    """Each tested claim (``claims.claim_row`` rows) as its effect with its 95% interval, coloured
+    by verdict, with the zero line: what the verdicts rest on, in one picture."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.2))
+    for i, r in enumerate(rows):
+        lo, hi = r["interval"]
+        color = VERDICT_COLORS[r["verdict"]]
+        ax.plot([lo, hi], [i, i], color=color, lw=2)
+        ax.plot([r["effect"]], [i], "o", color=color)
+        ax.text(hi, i, f"  {r['verdict']}", va="center", fontsize=7, color=color)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_yticks(range(len(rows)), [f"{r['claim']} [{r['model']}]" for r in rows], fontsize=7)
+    ax.invert_yaxis()
+    ax.set(xlabel="effect (difference of accuracies, or above the threshold / null), 95% interval", title=title)
+    return ax
