@@ -6,7 +6,8 @@ verdicts (``verdicts``), as ``claims.claim_row`` rows a notebook puts in its fig
 |---|---|---|
 | 02 | ``placement_statistics`` | post placement gives stronger, more stable, more probable latents than pre |
 | 03 | ``k_sweep`` | several latents are needed: k = K beats k = 1 at matched norm |
-| 04, 05 | ``tasks_models`` | steering beats the original; post beats pre; steered LA close to prompting (pooled); steered SA above 30% |
+| 04 | ``steered_above`` | steered SA above 30% (translate_fr) |
+| 05 | ``tasks_models`` | steering beats the original; post beats pre; steered LA close to prompting (pooled over tasks) |
 | 06 | ``layer_sweep`` | the last layer beats the best earlier layer (equal SAE width, each layer's strength from dev) |
 | 07 | ``width_sweep`` | SAIF steers with each SAE width |
 | 09 | ``proximity_claims`` | the selected latents promote their instruction's concept tokens (against random latents) |
@@ -145,12 +146,23 @@ def k_sweep(model: str, task: str, ks=(1, 2, 4, 8, 12), n_dev: int | None = None
 # ---------------------------------------------------------------- 04, 05: tasks and models
 
 
-def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = None, scales=P.SCALES,
-                 threshold: float = 0.30) -> Evidence:
+def steered_above(model: str, task: str = "translate_fr", threshold: float = 0.30, n_dev: int | None = None,
+                  n_eval: int | None = None, scales=P.SCALES) -> tuple[Evidence, RunConfig]:
+    """SAIF (post pairs, strength from dev) on ``task``: original, prompted and steered on the
+    evaluation split; the claim that steered SA is above ``threshold``. Returns the evidence and
+    the tuned arm (its records: ``experiments.records``). The same run as ``tasks_models``' post arm."""
+    notes: list = []
+    t = _tuned(P.arm(model, task, placement="post", n_eval=n_eval), notes, n_dev, scales)
+    rows = arm_rows(P.evaluate(t.cfg, ("original", "prompted", "steered")), "SAIF (post)", scale=t.scale)
+    v = above(f"steered SA above {threshold:.0%} ({task})", P.outcomes(t.cfg), threshold)
+    return Evidence(pd.DataFrame(rows), [claim_row(v, "sa_above_30", model, "04_french_examples", task=task)],
+                    notes + [f"scale {t.scale} chosen on dev"]), t.cfg
+
+
+def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = None, scales=P.SCALES) -> Evidence:
     """Per model and task: original, prompted, SAIF from post pairs and SAIF from pre pairs, each
     vector's strength chosen on dev. Claims per model, pooled over the tasks: steering beats the
-    original (strict), post beats pre (strict), steered LA close to prompted LA (equivalence), and
-    on ``translate_fr`` alone steered SA above ``threshold``."""
+    original (strict), post beats pre (strict), steered LA close to prompted LA (equivalence)."""
     rows, claims_, notes = [], [], []
     for model in models:
         got = {"steered": [], "original": [], "pre": [], "steered_loose": [], "prompted_loose": []}
@@ -164,9 +176,6 @@ def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = N
             got["pre"].append(P.outcomes(pre.cfg, "steered"))
             got["steered_loose"].append(P.outcomes(post.cfg, "steered", "loose"))
             got["prompted_loose"].append(P.outcomes(post.cfg, "prompted", "loose"))
-            if task == "translate_fr":
-                v = above(f"steered SA above {threshold:.0%} (translate_fr)", got["steered"][-1], threshold)
-                claims_.append(claim_row(v, "sa_above_30", model, "04_french_examples", task=task))
         pool = {k: pooled(*v) for k, v in got.items()}
         where = f"{len(tasks)} tasks pooled"
         for cid, v in [

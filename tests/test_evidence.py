@@ -37,14 +37,15 @@ def test_k_sweep_compares_k_at_one_scale(env):
 
 
 def test_tasks_models_pools_tasks_per_model(env):
-    ev = EV.tasks_models(["tiny-llama"], ["translate_fr", "translate_zh"], **SMOKE)  # claims of 04 and 05
-    ids = [r["id"] for r in ev.claims]
-    assert ids == ["sa_above_30", "steers", "post_above_pre", "close_to_prompting"]
-    assert ev.claims[0]["notebook"] == "04_french_examples" and ev.claims[0]["n"] == 3
-    assert all(r["n"] == 6 for r in ev.claims[1:])  # two tasks of three items, pooled
+    ev = check(EV.tasks_models(["tiny-llama"], ["translate_fr", "translate_zh"], **SMOKE), "05_tasks_models")
+    assert [r["id"] for r in ev.claims] == ["steers", "post_above_pre", "close_to_prompting"]
+    assert all(r["n"] == 6 for r in ev.claims)  # two tasks of three items, pooled
     assert set(ev.rows.arm) == {"original", "prompted", "SAIF (post)", "SAIF (pre)"}
-    for row in ev.claims:
-        claims.check_row(row)
+    french, cfg = EV.steered_above("tiny-llama", "translate_fr", **SMOKE)
+    check(french, "04_french_examples")
+    assert french.claims[0]["id"] == "sa_above_30" and french.claims[0]["n"] == 3
+    post = ev.rows[(ev.rows.arm == "SAIF (post)") & (ev.rows.task == "translate_fr")].iloc[0]
+    assert cfg.alpha == post.alpha  # the same tuned arm as 05's: one run, shared
 
 
 def test_controls_run_at_the_saif_scale(env):
