@@ -39,6 +39,7 @@ class Evidence(NamedTuple):
     rows: pd.DataFrame  # one row per (arm, condition): accuracies with intervals, scale, alpha
     claims: list  # claims.claim_row rows
     notes: list  # what was reduced or could not run, and why
+    dev: pd.DataFrame = pd.DataFrame()  # where the choices were made: each tuned arm's dev accuracy per scale
 
 
 def arm_rows(summary: dict, arm: str, **columns) -> list[dict]:
@@ -64,8 +65,12 @@ def fit_k(cfg: RunConfig, notes: list) -> RunConfig:
     return cfg
 
 
-def _tuned(cfg: RunConfig, notes: list, n_dev, scales) -> P.Tuned:
-    return P.tune(fit_k(cfg, notes), scales, n_dev)
+def _tuned(cfg: RunConfig, notes: list, n_dev, scales, dev: list | None = None, **label) -> P.Tuned:
+    """``protocol.tune`` of ``cfg`` (k fitted); its dev rows, with ``label``, appended to ``dev``."""
+    t = P.tune(fit_k(cfg, notes), scales, n_dev)
+    if dev is not None:
+        dev += [{"model": cfg.model, "task": cfg.task, **label, **r, "chosen": r["scale"] == t.scale} for r in t.dev_rows]
+    return t
 
 
 # ---------------------------------------------------------------- 02: latent statistics, post vs pre
@@ -121,8 +126,8 @@ def k_sweep(model: str, task: str, ks=(1, 2, 4, 8, 12), n_dev: int | None = None
             scales=P.SCALES, reference_k: int = P.K) -> Evidence:
     """SAIF at each k at the dev-tuned scale of k = ``reference_k`` (matched norm: every vector is
     unit norm at the same strength); the claim: k = ``reference_k`` beats k = 1."""
-    notes: list = []
-    ref = _tuned(P.arm(model, task, k=reference_k, n_eval=n_eval), notes, n_dev, scales)
+    notes, dev = [], []
+    ref = _tuned(P.arm(model, task, k=reference_k, n_eval=n_eval), notes, n_dev, scales, dev, arm=f"k={reference_k}")
     passing = E.passing_latents(ref.cfg)
     k_ref = min(reference_k, passing)
     run_ks = sorted({min(k, passing) for k in ks} | {k_ref})  # the reference arm always runs
@@ -140,7 +145,7 @@ def k_sweep(model: str, task: str, ks=(1, 2, 4, 8, 12), n_dev: int | None = None
                             P.outcomes(outcome[k_ref], measure=measure), P.outcomes(outcome[1], measure=measure),
                             names=(f"k={k_ref}", "k=1"))
             claims_.append(claim_row(v, f"k_needed_{measure}", model, "03_topk", task=task, scale=ref.scale))
-    return Evidence(pd.DataFrame(rows), claims_, notes + [f"scale {ref.scale} chosen on dev for k={reference_k}"])
+    return Evidence(pd.DataFrame(rows), claims_, notes, pd.DataFrame(dev))
 
 
 # ---------------------------------------------------------------- 04, 05: tasks and models
@@ -151,24 +156,24 @@ def steered_above(model: str, task: str = "translate_fr", threshold: float = 0.3
     """SAIF (post pairs, strength from dev) on ``task``: original, prompted and steered on the
     evaluation split; the claim that steered SA is above ``threshold``. Returns the evidence and
     the tuned arm (its records: ``experiments.records``). The same run as ``tasks_models``' post arm."""
-    notes: list = []
-    t = _tuned(P.arm(model, task, placement="post", n_eval=n_eval), notes, n_dev, scales)
+    notes, dev = [], []
+    t = _tuned(P.arm(model, task, placement="post", n_eval=n_eval), notes, n_dev, scales, dev, arm="SAIF (post)")
     rows = arm_rows(P.evaluate(t.cfg, ("original", "prompted", "steered")), "SAIF (post)", scale=t.scale)
     v = above(f"steered SA above {threshold:.0%} ({task})", P.outcomes(t.cfg), threshold)
     return Evidence(pd.DataFrame(rows), [claim_row(v, "sa_above_30", model, "04_french_examples", task=task)],
-                    notes + [f"scale {t.scale} chosen on dev"]), t.cfg
+                    notes, pd.DataFrame(dev)), t.cfg
 
 
 def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = None, scales=P.SCALES) -> Evidence:
     """Per model and task: original, prompted, SAIF from post pairs and SAIF from pre pairs, each
     vector's strength chosen on dev. Claims per model, pooled over the tasks: steering beats the
     original (strict), post beats pre (strict), steered LA close to prompted LA (equivalence)."""
-    rows, claims_, notes = [], [], []
+    rows, claims_, notes, dev = [], [], [], []
     for model in models:
         got = {"steered": [], "original": [], "pre": [], "steered_loose": [], "prompted_loose": []}
         for task in tasks:
-            post = _tuned(P.arm(model, task, placement="post", n_eval=n_eval), notes, n_dev, scales)
-            pre = _tuned(P.arm(model, task, placement="pre", n_eval=n_eval), notes, n_dev, scales)
+            post = _tuned(P.arm(model, task, placement="post", n_eval=n_eval), notes, n_dev, scales, dev, arm="SAIF (post)")
+            pre = _tuned(P.arm(model, task, placement="pre", n_eval=n_eval), notes, n_dev, scales, dev, arm="SAIF (pre)")
             rows += arm_rows(P.evaluate(post.cfg, ("original", "prompted", "steered")), "SAIF (post)", scale=post.scale)
             rows += arm_rows(P.evaluate(pre.cfg), "SAIF (pre)", scale=pre.scale)
             got["steered"].append(P.outcomes(post.cfg, "steered"))
@@ -187,7 +192,7 @@ def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = N
                                                pool["prompted_loose"], names=("steered", "prompted"))),
         ]:
             claims_.append(claim_row(v, cid, model, "05_tasks_models", tasks=list(tasks)))
-    return Evidence(pd.DataFrame(rows), claims_, notes)
+    return Evidence(pd.DataFrame(rows), claims_, notes, pd.DataFrame(dev))
 
 
 # ---------------------------------------------------------------- 06, 07: layers and widths
@@ -206,8 +211,7 @@ def layer_sweep(model: str, task: str, width: int, layers=None, n_dev: int | Non
                          "Fix: pass a width every swept layer has (make saes trains them).")
     tuned, dev_rows = {}, []
     for L, spec in sorted(specs.items()):
-        tuned[L] = _tuned(P.arm(model, task, sae=spec.id, n_eval=n_eval), notes, n_dev, scales)
-        dev_rows += [{"layer": L, **r} for r in tuned[L].dev_rows]
+        tuned[L] = _tuned(P.arm(model, task, sae=spec.id, n_eval=n_eval), notes, n_dev, scales, dev_rows, layer=L)
     if last not in tuned:
         raise ValueError(f"{model} has no SAE of width {width} at its last layer {last}. Fix: train one (make saes).")
     best_dev = lambda L: max((r for r in dev_rows if r["layer"] == L), key=lambda r: (r["strict"], r["loose"]))  # noqa: E731
@@ -217,22 +221,22 @@ def layer_sweep(model: str, task: str, width: int, layers=None, n_dev: int | Non
         rows += arm_rows(P.evaluate(tuned[L].cfg, ("original", "steered")), f"layer {L}", layer=L, scale=tuned[L].scale)
     v = superiority(f"the last layer ({last}) beats the best earlier layer ({earlier}, chosen on dev)",
                     P.outcomes(tuned[last].cfg), P.outcomes(tuned[earlier].cfg), names=(f"layer {last}", f"layer {earlier}"))
-    notes.append(f"dev accuracies per layer and scale: {dev_rows}")
-    return Evidence(pd.DataFrame(rows), [claim_row(v, "last_layer", model, "06_layer_sweep", task=task, width=width)], notes)
+    return Evidence(pd.DataFrame(rows), [claim_row(v, "last_layer", model, "06_layer_sweep", task=task, width=width)],
+                    notes, pd.DataFrame(dev_rows))
 
 
 def width_sweep(model: str, task: str, layer: int, n_dev: int | None = None, n_eval: int | None = None,
                 scales=P.SCALES) -> Evidence:
     """SAIF with each SAE width at ``layer``, each width's strength chosen on dev; per width the
     claim that it steers (steered SA above the original)."""
-    notes, rows, claims_ = [], [], []
+    notes, rows, claims_, dev = [], [], [], []
     for spec in sorted((s for s in saes.saes_of(model) if s.layer == layer), key=lambda s: s.d_sae):
-        t = _tuned(P.arm(model, task, sae=spec.id, n_eval=n_eval), notes, n_dev, scales)
+        t = _tuned(P.arm(model, task, sae=spec.id, n_eval=n_eval), notes, n_dev, scales, dev, d_sae=spec.d_sae)
         rows += arm_rows(P.evaluate(t.cfg, ("original", "steered")), f"width {spec.d_sae}", d_sae=spec.d_sae, scale=t.scale)
         v = superiority(f"SAIF steers with a {spec.d_sae}-latent SAE (steered SA above the original)",
                         P.outcomes(t.cfg), P.outcomes(t.cfg, "original"), names=("steered", "original"))
         claims_.append(claim_row(v, f"steers_width_{spec.d_sae}", model, "07_sae_width", task=task))
-    return Evidence(pd.DataFrame(rows), claims_, notes)
+    return Evidence(pd.DataFrame(rows), claims_, notes, pd.DataFrame(dev))
 
 
 # ---------------------------------------------------------------- 09: semantic proximity
@@ -272,8 +276,8 @@ def controls(model: str, task: str, n_dev: int | None = None, n_eval: int | None
     norm: matched norm), on the same items; the vector's selection re-done on ``resamples``
     bootstrap resamples of the pairs (its spread); the paper's weighting against today's and
     the selection threshold 0.9 against 0.5, as ablations at the same scale."""
-    notes: list = []
-    saif = _tuned(P.arm(model, task, n_eval=n_eval), notes, n_dev, scales)
+    notes, dev = [], []
+    saif = _tuned(P.arm(model, task, n_eval=n_eval), notes, n_dev, scales, dev, arm="SAIF")
     rows = arm_rows(P.evaluate(saif.cfg, ("original", "prompted", "steered")), "SAIF", scale=saif.scale)
     claims_ = []
     for kind in kinds:
@@ -291,4 +295,4 @@ def controls(model: str, task: str, n_dev: int | None = None, n_eval: int | None
             notes.append(f"{name}: not run ({str(err).split('. Fix')[0]})")
     for r in range(resamples):
         rows += arm_rows(P.evaluate(fit_k(saif.cfg.replace(resample=r), notes)), f"SAIF, resample {r}", scale=saif.scale)
-    return Evidence(pd.DataFrame(rows), claims_, notes + [f"scale {saif.scale} chosen on dev for SAIF"])
+    return Evidence(pd.DataFrame(rows), claims_, notes, pd.DataFrame(dev))

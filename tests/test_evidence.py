@@ -33,6 +33,8 @@ def test_k_sweep_compares_k_at_one_scale(env):
     assert {1, 2} < set(steered.k) and int(steered.k.max()) < 99  # 99 runs as the most that pass; k=8 always runs
     assert any("k above" in n for n in ev.notes)  # the reduction is said
     assert {r["id"] for r in ev.claims} == {"k_needed_strict", "k_needed_loose"}
+    assert list(ev.dev.scale) == [0.5, 2.0] and ev.dev.chosen.sum() == 1 and set(ev.dev.arm) == {"k=8"}
+    assert steered.alpha.iloc[0] > 0 and ev.dev[ev.dev.chosen].alpha.item() == steered.alpha.iloc[0]
     assert all(r["n"] == 3 and "below the protocol" in r["note"] for r in ev.claims)
 
 
@@ -69,6 +71,7 @@ def test_layer_sweep_needs_equal_widths_and_chooses_the_earlier_layer_on_dev(env
     (row,) = ev.claims
     assert row["id"] == "last_layer" and row["claim"].startswith("the last layer (2) beats")
     assert set(ev.rows.layer) == {2, int(row["claim"].split("earlier layer (")[1].split(",")[0])}
+    assert sorted(set(ev.dev.layer)) == [0, 1, 2] and ev.dev.groupby("layer").chosen.sum().tolist() == [1, 1, 1]
     with pytest.raises(ValueError, match="a sweep needs two or more"):
         EV.layer_sweep("tiny-llama", "translate_fr", width=999, **SMOKE)
 
