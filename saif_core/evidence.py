@@ -14,7 +14,9 @@ verdicts (``verdicts``), as ``claims.claim_row`` rows a notebook puts in its fig
 | 10 | ``controls`` | SAIF beats a random direction, k random latents, the difference of means, one latent, another task's vector, at matched norm |
 
 Every function returns an :class:`Evidence`: a table of arms (accuracies with Wilson intervals),
-the claim rows, and notes (what was reduced or could not run, never silently).
+the claim rows, notes (what was reduced or could not run, never silently) and the dev rows. The
+functions that generate take ``**changes``: run-configuration changes for every arm (``protocol.arm``),
+e.g. ``max_new_tokens=4`` for a smoke run; the protocol's values otherwise.
 
 Example:
     >>> ev = evidence.k_sweep("smollm2-135m-instruct", "translate_fr", ks=(1, 2, 4, 8))
@@ -123,11 +125,11 @@ def placement_statistics(model: str, task: str, sae: str | None = None, k: int =
 
 
 def k_sweep(model: str, task: str, ks=(1, 2, 4, 8, 12), n_dev: int | None = None, n_eval: int | None = None,
-            scales=P.SCALES, reference_k: int = P.K) -> Evidence:
+            scales=P.SCALES, reference_k: int = P.K, **changes) -> Evidence:
     """SAIF at each k at the dev-tuned scale of k = ``reference_k`` (matched norm: every vector is
     unit norm at the same strength); the claim: k = ``reference_k`` beats k = 1."""
     notes, dev = [], []
-    ref = _tuned(P.arm(model, task, k=reference_k, n_eval=n_eval), notes, n_dev, scales, dev, arm=f"k={reference_k}")
+    ref = _tuned(P.arm(model, task, k=reference_k, n_eval=n_eval, **changes), notes, n_dev, scales, dev, arm=f"k={reference_k}")
     passing = E.passing_latents(ref.cfg)
     k_ref = min(reference_k, passing)
     run_ks = sorted({min(k, passing) for k in ks} | {k_ref})  # the reference arm always runs
@@ -152,19 +154,19 @@ def k_sweep(model: str, task: str, ks=(1, 2, 4, 8, 12), n_dev: int | None = None
 
 
 def steered_above(model: str, task: str = "translate_fr", threshold: float = 0.30, n_dev: int | None = None,
-                  n_eval: int | None = None, scales=P.SCALES) -> tuple[Evidence, RunConfig]:
+                  n_eval: int | None = None, scales=P.SCALES, **changes) -> tuple[Evidence, RunConfig]:
     """SAIF (post pairs, strength from dev) on ``task``: original, prompted and steered on the
     evaluation split; the claim that steered SA is above ``threshold``. Returns the evidence and
     the tuned arm (its records: ``experiments.records``). The same run as ``tasks_models``' post arm."""
     notes, dev = [], []
-    t = _tuned(P.arm(model, task, placement="post", n_eval=n_eval), notes, n_dev, scales, dev, arm="SAIF (post)")
+    t = _tuned(P.arm(model, task, placement="post", n_eval=n_eval, **changes), notes, n_dev, scales, dev, arm="SAIF (post)")
     rows = arm_rows(P.evaluate(t.cfg, ("original", "prompted", "steered")), "SAIF (post)", scale=t.scale)
     v = above(f"steered SA above {threshold:.0%} ({task})", P.outcomes(t.cfg), threshold)
     return Evidence(pd.DataFrame(rows), [claim_row(v, "sa_above_30", model, "04_french_examples", task=task)],
                     notes, pd.DataFrame(dev)), t.cfg
 
 
-def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = None, scales=P.SCALES) -> Evidence:
+def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = None, scales=P.SCALES, **changes) -> Evidence:
     """Per model and task: original, prompted, SAIF from post pairs and SAIF from pre pairs, each
     vector's strength chosen on dev. Claims per model, pooled over the tasks: steering beats the
     original (strict), post beats pre (strict), steered LA close to prompted LA (equivalence)."""
@@ -172,8 +174,8 @@ def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = N
     for model in models:
         got = {"steered": [], "original": [], "pre": [], "steered_loose": [], "prompted_loose": []}
         for task in tasks:
-            post = _tuned(P.arm(model, task, placement="post", n_eval=n_eval), notes, n_dev, scales, dev, arm="SAIF (post)")
-            pre = _tuned(P.arm(model, task, placement="pre", n_eval=n_eval), notes, n_dev, scales, dev, arm="SAIF (pre)")
+            post = _tuned(P.arm(model, task, placement="post", n_eval=n_eval, **changes), notes, n_dev, scales, dev, arm="SAIF (post)")
+            pre = _tuned(P.arm(model, task, placement="pre", n_eval=n_eval, **changes), notes, n_dev, scales, dev, arm="SAIF (pre)")
             rows += arm_rows(P.evaluate(post.cfg, ("original", "prompted", "steered")), "SAIF (post)", scale=post.scale)
             rows += arm_rows(P.evaluate(pre.cfg), "SAIF (pre)", scale=pre.scale)
             got["steered"].append(P.outcomes(post.cfg, "steered"))
@@ -199,7 +201,7 @@ def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = N
 
 
 def layer_sweep(model: str, task: str, width: int, layers=None, n_dev: int | None = None, n_eval: int | None = None,
-                scales=P.SCALES) -> Evidence:
+                scales=P.SCALES, **changes) -> Evidence:
     """SAIF read and steered at each layer with that layer's SAE of ``width`` latents, each
     layer's strength chosen on dev; the best earlier layer is chosen on dev too. The claim: the
     last layer beats it on the evaluation split."""
@@ -211,7 +213,7 @@ def layer_sweep(model: str, task: str, width: int, layers=None, n_dev: int | Non
                          "Fix: pass a width every swept layer has (make saes trains them).")
     tuned, dev_rows = {}, []
     for L, spec in sorted(specs.items()):
-        tuned[L] = _tuned(P.arm(model, task, sae=spec.id, n_eval=n_eval), notes, n_dev, scales, dev_rows, layer=L)
+        tuned[L] = _tuned(P.arm(model, task, sae=spec.id, n_eval=n_eval, **changes), notes, n_dev, scales, dev_rows, layer=L)
     if last not in tuned:
         raise ValueError(f"{model} has no SAE of width {width} at its last layer {last}. Fix: train one (make saes).")
     best_dev = lambda L: max((r for r in dev_rows if r["layer"] == L), key=lambda r: (r["strict"], r["loose"]))  # noqa: E731
@@ -226,12 +228,12 @@ def layer_sweep(model: str, task: str, width: int, layers=None, n_dev: int | Non
 
 
 def width_sweep(model: str, task: str, layer: int, n_dev: int | None = None, n_eval: int | None = None,
-                scales=P.SCALES) -> Evidence:
+                scales=P.SCALES, **changes) -> Evidence:
     """SAIF with each SAE width at ``layer``, each width's strength chosen on dev; per width the
     claim that it steers (steered SA above the original)."""
     notes, rows, claims_, dev = [], [], [], []
     for spec in sorted((s for s in saes.saes_of(model) if s.layer == layer), key=lambda s: s.d_sae):
-        t = _tuned(P.arm(model, task, sae=spec.id, n_eval=n_eval), notes, n_dev, scales, dev, d_sae=spec.d_sae)
+        t = _tuned(P.arm(model, task, sae=spec.id, n_eval=n_eval, **changes), notes, n_dev, scales, dev, d_sae=spec.d_sae)
         rows += arm_rows(P.evaluate(t.cfg, ("original", "steered")), f"width {spec.d_sae}", d_sae=spec.d_sae, scale=t.scale)
         v = superiority(f"SAIF steers with a {spec.d_sae}-latent SAE (steered SA above the original)",
                         P.outcomes(t.cfg), P.outcomes(t.cfg, "original"), names=("steered", "original"))
@@ -271,13 +273,13 @@ CROSS_TASK = {"translate_fr": "translate_zh", "translate_zh": "translate_fr", "t
 
 
 def controls(model: str, task: str, n_dev: int | None = None, n_eval: int | None = None, scales=P.SCALES,
-             resamples: int = 3, kinds=tuple(CONTROLS)) -> Evidence:
+             resamples: int = 3, kinds=tuple(CONTROLS), **changes) -> Evidence:
     """SAIF at its dev-tuned scale against each control at the same scale (every vector unit
     norm: matched norm), on the same items; the vector's selection re-done on ``resamples``
     bootstrap resamples of the pairs (its spread); the paper's weighting against today's and
     the selection threshold 0.9 against 0.5, as ablations at the same scale."""
     notes, dev = [], []
-    saif = _tuned(P.arm(model, task, n_eval=n_eval), notes, n_dev, scales, dev, arm="SAIF")
+    saif = _tuned(P.arm(model, task, n_eval=n_eval, **changes), notes, n_dev, scales, dev, arm="SAIF")
     rows = arm_rows(P.evaluate(saif.cfg, ("original", "prompted", "steered")), "SAIF", scale=saif.scale)
     claims_ = []
     for kind in kinds:

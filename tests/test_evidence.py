@@ -8,7 +8,7 @@ import pytest
 from saif_core import claims, data, evidence as EV, protocol
 from saif_core.verdicts import VERDICTS
 
-SMOKE = dict(n_dev=2, n_eval=3, scales=(0.5, 2.0))
+SMOKE = dict(n_dev=2, n_eval=3, scales=(0.5, 2.0), max_new_tokens=5, n_extract=12)
 
 
 @pytest.fixture
