@@ -44,6 +44,18 @@ class Evidence(NamedTuple):
     dev: pd.DataFrame = pd.DataFrame()  # where the choices were made: each tuned arm's dev accuracy per scale
 
 
+def combine(evidences) -> Evidence:
+    """One Evidence from several (e.g. one per model): rows and dev rows concatenated, claims and notes in order."""
+    evidences = list(evidences)
+
+    def frames(name: str) -> pd.DataFrame:
+        parts = [getattr(e, name) for e in evidences if len(getattr(e, name))]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    return Evidence(frames("rows"), [c for e in evidences for c in e.claims], [n for e in evidences for n in e.notes],
+                    frames("dev"))
+
+
 def arm_rows(summary: dict, arm: str, **columns) -> list[dict]:
     """Rows of a run summary: one per condition, labelled ``arm`` (the condition name for
     original / prompted), with the accuracies' intervals."""
@@ -81,9 +93,11 @@ def _tuned(cfg: RunConfig, notes: list, n_dev, scales, dev: list | None = None, 
 def placement_statistics(model: str, task: str, sae: str | None = None, k: int = P.K, n_pairs: int = P.N_EXTRACT,
                          n_boot: int = 1000, seed: int = 0) -> Evidence:
     """Post vs pre pairs (the same contents and variants, the instruction after or before): the
-    mean strength, stability and probability of each placement's own top-k latents, and the
-    difference's percentile interval over ``n_boot`` resamples of the pairs (the same resample for
-    both placements). Holds per statistic when the interval is above 0."""
+    mean strength, stability and probability of each placement's own top-k latents (selected once,
+    on all pairs), and the difference's percentile interval over ``n_boot`` resamples of the pairs
+    (the same resample for both placements; the selected latents are held fixed, so the interval is
+    the measurement's, not the selection's: notebook 10 resamples the selection). Holds per
+    statistic when the interval is above 0."""
     rows, claims_, acts = [], [], {}
     for placement in ("post", "pre"):
         cfg = validate(P.arm(model, task, sae=sae, placement=placement, n_extract=n_pairs, seed=seed))
@@ -92,16 +106,17 @@ def placement_statistics(model: str, task: str, sae: str | None = None, k: int =
         with torch.no_grad():
             acts[placement] = (S.encode(pos.to(S.W_dec.device)).cpu(), S.encode(neg.to(S.W_dec.device)).cpu())
     names = ("strength", "stability", "probability")
+    n = len(acts["post"][0])
+    # each placement's own top-k, selected once on all pairs; the resamples re-measure them
+    top = {pl: features.candidates(features.latent_stats(pos, neg), P.MIN_PROB)[:k] for pl, (pos, neg) in acts.items()}
 
     def means(idx) -> dict:
         out = {}
         for pl, (pos, neg) in acts.items():
             st = features.latent_stats(pos[idx], neg[idx])
-            top = features.candidates(st, P.MIN_PROB)[:k]
-            out[pl] = {s: float(getattr(st, s)[top].mean()) if len(top) else 0.0 for s in names}
+            out[pl] = {s: float(getattr(st, s)[top[pl]].mean()) if len(top[pl]) else 0.0 for s in names}
         return out
 
-    n = len(acts["post"][0])
     full = means(torch.arange(n))
     g = torch.Generator().manual_seed(seed)
     boots = [means(torch.randint(n, (n,), generator=g)) for _ in range(n_boot)]
@@ -111,7 +126,7 @@ def placement_statistics(model: str, task: str, sae: str | None = None, k: int =
         effect = full["post"][s] - full["pre"][s]
         verdict = "holds" if lo > 0 else "contradicted" if hi < 0 else "inconclusive"
         v = Verdict(f"post placement gives instruction latents of higher {s} than pre", verdict, n, effect,
-                    (float(lo), float(hi)), f"percentile bootstrap over {n_boot} resamples of the pairs "
+                    (float(lo), float(hi)), f"percentile bootstrap over {n_boot} paired resamples of the pairs, latents fixed "
                     "(holds if the 95% interval is above 0, contradicted if below)", None,
                     {"post": full["post"][s], "pre": full["pre"][s]})
         claims_.append(claim_row(v, f"placement_{s}", model, "02_placement", task=task))
@@ -172,6 +187,11 @@ def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = N
     original (strict), post beats pre (strict), steered LA close to prompted LA (equivalence)."""
     rows, claims_, notes, dev = [], [], [], []
     for model in models:
+        try:
+            saes.default_sae_id(model)
+        except saes.SAEError as err:
+            notes.append(f"{model}: not measured ({str(err).split('. Fix')[0]})")
+            continue
         got = {"steered": [], "original": [], "pre": [], "steered_loose": [], "prompted_loose": []}
         for task in tasks:
             post = _tuned(P.arm(model, task, placement="post", n_eval=n_eval, **changes), notes, n_dev, scales, dev, arm="SAIF (post)")

@@ -183,7 +183,8 @@ def above(claim: str, outcomes, threshold: float) -> Verdict:
 
 def exceeds_null(claim: str, score: float, null) -> Verdict:
     """Is ``score`` above a null distribution (e.g. the same score of random-latent vectors)?
-    The effect is the score minus the null's mean; the interval is the null's central 95%."""
+    The effect is the score minus the null's mean; the interval, on the same scale, is the score
+    minus the null's 97.5th and 2.5th percentiles (the score's margin over a typical null draw)."""
     null = np.asarray(null, dtype=float).ravel()
     if null.size < 20:
         raise ValueError(f"a null of {null.size} draws is too small for an empirical p-value. Fix: draw at least 20 (e.g. 200).")
@@ -192,7 +193,7 @@ def exceeds_null(claim: str, score: float, null) -> Verdict:
     p = float((1 + (null >= score).sum()) / (1 + null.size))
     verdict = "holds" if p < LEVEL else "contradicted" if score <= np.median(null) else "inconclusive"
     lo, hi = np.quantile(null, [0.025, 0.975])
-    return Verdict(claim, verdict, int(null.size), float(score - null.mean()), (float(lo), float(hi)),
+    return Verdict(claim, verdict, int(null.size), float(score - null.mean()), (float(score - hi), float(score - lo)),
                    f"empirical p against {null.size} null draws (share at or above the score); contradicted if at or below the null's median",
                    p, {"score": float(score), "null_mean": float(null.mean()), "null_median": float(np.median(null))})
 

@@ -85,7 +85,8 @@ def test_above_threshold_three_ways():
 
 def test_exceeds_null():
     null = np.linspace(0, 1, 199)
-    assert V.exceeds_null("concept tokens", 2.0, null).verdict == "holds"
+    v = V.exceeds_null("concept tokens", 2.0, null)
+    assert v.verdict == "holds" and v.effect == pytest.approx(1.5) and v.interval == pytest.approx((1.025, 1.975), abs=1e-3)
     assert V.exceeds_null("concept tokens", 0.3, null).verdict == "contradicted"
     assert V.exceeds_null("concept tokens", 0.9, null).verdict == "inconclusive"
     with pytest.raises(ValueError, match="at least 20"):
