@@ -23,6 +23,7 @@ from .doctor import print_report, run_doctor
 from .evaluate import LABELS, accuracy_by, agreement, judge, judge_records
 from .contents import DataError, check_unicode, decode_lines, read_lines
 from .rubric import base_task
+from .config import VECTOR_KINDS, WEIGHTINGS
 from .experiments import ConfigError, RunConfig, eval_items, run, validate, with_alpha
 from .llm_judge import LLMJudge, LLMJudgeError, agreement_report
 from .models import DEFAULT_MODEL, ModelError, get_spec, load_model
@@ -151,7 +152,8 @@ def strength(text: str):
 def cmd_steer(args) -> int:
     cfg = RunConfig(model=args.model, sae=args.sae, task=args.task, placement=args.placement, layer=args.layer,
                     k=args.k, contents=args.contents, n_eval=args.n, max_new_tokens=args.max_new_tokens,
-                    vector=args.vector, seed=args.seed, repetition_penalty=args.repetition_penalty)
+                    vector=args.vector, weighting=args.weighting, vector_task=args.vector_task, seed=args.seed,
+                    repetition_penalty=args.repetition_penalty)
     items = eval_items(validate(cfg))  # every input checked before the dev sweep loads a model
     if args.n is not None and args.n > len(items):
         raise ConfigError(f"--n {args.n} is more than the {len(items)} evaluation items of {cfg.task}"
@@ -316,7 +318,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--k", type=positive_int, default=8, help="number of latents (default: %(default)s)")
     s.add_argument("--alpha", type=strength, default="auto", help="steering strength, or 'auto' (default): the best of "
                    "2, 3, 4 on the task's dev split (steered strict, then loose accuracy)")
-    s.add_argument("--vector", choices=["saif", "diff_means", "single_latent"], default="saif")
+    s.add_argument("--vector", choices=list(VECTOR_KINDS), default="saif",
+                   help="saif (default) or a control: diff_means, single_latent, random_direction, random_latents "
+                        "(the random ones have unit norm: --alpha is their norm)")
+    s.add_argument("--weighting", choices=list(WEIGHTINGS), default=RunConfig.weighting,
+                   help="weight each latent by its activation with minus without the instruction (difference, the "
+                        "paper's) or with it (strength); default: %(default)s")
+    s.add_argument("--vector-task", default=None, help="build the vector from another task's pairs (a cross-task control)")
     s.add_argument("--n", type=positive_int, default=None, help="evaluate on the first N evaluation items only "
                    "(the dev sweep of --alpha auto always uses the whole dev split)")
     s.add_argument("--max-new-tokens", type=positive_int, default=128)

@@ -2,6 +2,8 @@
 they depend on, and a run's strength and positions never come from a cache."""
 import json
 
+import pytest
+
 from saif_core import experiments, steering
 from saif_core.config import RunConfig
 
@@ -225,3 +227,18 @@ def test_a_bootstrap_resample_selects_from_resampled_pairs(tiny_env):
 def torch_equal(a, b) -> bool:
     import torch
     return bool(torch.equal(a, b))
+
+
+def test_saif_steer_runs_a_control_with_the_papers_weighting_and_another_tasks_pairs(tiny_env, capsys):
+    from saif_core import cli
+
+    code = cli.main(["steer", "--model", "tiny-llama", "--task", "translate_fr", "--vector", "random_latents",
+                     "--weighting", "difference", "--vector-task", "translate_zh", "--alpha", "3", "--k", "2",
+                     "--n", "2", "--max-new-tokens", "4", "--json"])
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    cfg = RunConfig.from_file(next(tiny_env.results.glob(f"translate_fr-{out['key']}/config.json")))
+    assert (cfg.vector, cfg.weighting, cfg.vector_task) == ("random_latents", "difference", "translate_zh")
+    assert cli.build_parser().parse_args(["steer", "--task", "translate_fr"]).weighting == RunConfig.weighting
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["steer", "--task", "translate_fr", "--weighting", "mean"])
