@@ -124,3 +124,26 @@ def outcomes(cfg: RunConfig, condition: str = "steered", measure: str = "strict"
                          f"for run {cfg.key()} (first: {missing[0]}). Fix: protocol.evaluate(cfg, ({condition!r},)) first.")
     ok = {"strict": {"strict"}, "loose": {"strict", "loose"}}[measure]
     return np.array([labels[it.id] in ok for it in items], dtype=float)
+
+
+def headline_model(models, task: str = "translate_fr", n_dev: int | None = None, **changes) -> tuple[str, list]:
+    """The model of the headline notebooks, chosen on the dev split: among ``models`` with a
+    steering SAE, the one whose **prompted** strict accuracy on ``task`` is highest (then loose,
+    then the order given): steering is judged on a model that can follow the instruction when it
+    is written out. Returns ``(model, rows)``, a row per model (``skipped`` says why one was not measured)."""
+    from .saes import SAEError, default_sae_id
+
+    rows = []
+    for m in models:
+        try:
+            default_sae_id(m)
+        except SAEError as err:
+            rows.append({"model": m, "skipped": str(err).split(". Fix")[0]})
+            continue
+        s = E.run(arm(m, task, eval_split="dev", n_eval=n_dev, conditions=("prompted",), **changes), progress=False)
+        rows.append({"model": m, "n": s["n"], "strict": s["prompted"]["strict"], "loose": s["prompted"]["loose"]})
+    measured = [r for r in rows if "skipped" not in r]
+    if not measured:
+        raise ValueError(f"none of {list(models)} has a steering SAE: {[r['skipped'] for r in rows]}. Fix: make saes.")
+    best = max(measured, key=lambda r: (r["strict"], r["loose"], -measured.index(r)))
+    return best["model"], rows

@@ -65,3 +65,25 @@ def test_a_smoke_run_limits_dev_and_evaluation_items(tiny_env):
     assert protocol.outcomes(tuned.cfg).shape == (3,)
     with pytest.raises(ValueError, match="equal strengths"):
         protocol.tune(tiny_arm(n_eval=3), scales=(0.5, 0.5), n_dev=2)
+
+
+def test_the_headline_model_is_chosen_on_prompted_dev_accuracy(tiny_env, monkeypatch):
+    from saif_core import experiments as E, saes
+
+    model, rows = protocol.headline_model(["tiny-llama"], n_dev=2, max_new_tokens=3, n_extract=8, k=2)
+    assert model == "tiny-llama" and rows[0]["n"] == 2 and set(rows[0]) == {"model", "n", "strict", "loose"}
+    evaluation = {it.id for it in data.split("translate_fr", "evaluation")}
+    assert not any(r["content_id"] in evaluation for f in tiny_env.results.rglob("records.jsonl")
+                   for r in map(json.loads, f.open()))
+    # the choice: strict, then loose, then the order given; a model without a steering SAE is skipped
+    fake = {"a": (0.1, 0.5), "b": (0.2, 0.3), "c": (0.2, 0.4)}
+    monkeypatch.setattr(E, "run", lambda cfg, progress=False: {"n": 40, "prompted": dict(zip(("strict", "loose"), fake[cfg.model]))})
+    def default_sae_id(m):
+        if m not in fake:
+            raise saes.SAEError(f"no SAE for {m}. Fix: make saes")
+        return "x"
+
+    monkeypatch.setattr(saes, "default_sae_id", default_sae_id)
+    monkeypatch.setattr(protocol, "arm", lambda m, task, **kw: type("C", (), {"model": m})())
+    model, rows = protocol.headline_model(["a", "b", "c", "d"])
+    assert model == "c" and rows[-1] == {"model": "d", "skipped": "no SAE for d"}
