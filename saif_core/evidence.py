@@ -72,6 +72,9 @@ def fit_k(cfg: RunConfig, notes: list) -> RunConfig:
     if cfg.vector not in ("saif", "single_latent"):
         return cfg
     n = E.passing_latents(cfg)
+    if n == 0:
+        raise features.SelectionError(f"{cfg.model} / {cfg.task}: no latent passes the selection rule (min_prob "
+                                      f"{cfg.min_prob}). Fix: lower min_prob or use more pairs.")
     if n < cfg.k:
         notes.append(f"{cfg.model} / {cfg.task}: only {n} latents pass the selection rule (min_prob {cfg.min_prob}); "
                      f"k lowered from {cfg.k} to {n}")
@@ -313,7 +316,7 @@ def controls(model: str, task: str, n_dev: int | None = None, n_eval: int | None
                          ("selection threshold 0.9 (ablation)", {"min_prob": 0.9})]:
         try:
             rows += arm_rows(P.evaluate(fit_k(saif.cfg.replace(**change), notes)), name, scale=saif.scale)
-        except features.SelectionError as err:
+        except features.SelectionError as err:  # e.g. no latent fires on 90% of the positives
             notes.append(f"{name}: not run ({str(err).split('. Fix')[0]})")
     for r in range(resamples):
         rows += arm_rows(P.evaluate(fit_k(saif.cfg.replace(resample=r), notes)), f"SAIF, resample {r}", scale=saif.scale)

@@ -111,3 +111,15 @@ def test_combine_keeps_every_models_rows_claims_and_notes():
     assert list(ev.rows.model) == ["a", "b"] and [c["id"] for c in ev.claims] == ["x", "y"]
     assert ev.notes == ["note a"] and list(ev.dev.scale) == [1]
     assert EV.combine([]).rows.empty
+
+
+def test_fit_k_says_when_no_latent_passes(env, monkeypatch):
+    from saif_core import experiments as E, features
+
+    cfg = protocol.arm("tiny-llama", "translate_fr", n_extract=12)
+    monkeypatch.setattr(E, "passing_latents", lambda c: 0)
+    with pytest.raises(features.SelectionError, match="no latent passes"):
+        EV.fit_k(cfg, [])
+    notes = []
+    monkeypatch.setattr(E, "passing_latents", lambda c: 3)
+    assert EV.fit_k(cfg, notes).k == 3 and "k lowered from 8 to 3" in notes[0]
