@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from . import data, experiments as E, features, quality, saes, tables
+from . import data, experiments as E, features, protocol as P, quality, saes, tables
 from .config import ConfigError, RunConfig
 from .features import SelectionError
 from .models import load_model
@@ -75,9 +75,7 @@ def residual_norm(model_id: str, layer: int, task: str, n_items: int | None = No
     return features.residual_norm(m, layer, [m.format_prompt(it.text) for it in data.split(task, "extraction")[:n_items]])
 
 
-def alpha_at(scale: float, norm: float) -> float:
-    """The alpha giving a unit-normalised vector ``scale`` times the residual norm ``norm`` (to 0.01)."""
-    return round(scale * norm, 2)
+alpha_at = P.alpha_at  # the alpha giving a unit-normalised vector ``scale`` times the residual norm (to 0.01)
 
 
 def scaled_run(cfg: RunConfig, scale: float, norm: float, **columns) -> list[dict]:
