@@ -1,0 +1,86 @@
+"""Real outputs for the judge's fourth labelled part (a second test part), drawn from the record.
+
+    PYTHONPATH=. python scripts/agreement_outputs_fourth.py BLIND.jsonl KEY.jsonl
+
+No generation: every output is one the embedded models already wrote in the shipped record
+(prompted tables and steered runs, every model and condition there), never one the agreement set
+holds (same task and content item and model and condition). The design was fixed before any
+output was read: per translation task 20 Qwen2.5-Coder prompted, 10 SmolLM2 prompted, 5 Gemma 3
+prompted, 10 steered (any model) and 5 original (unprompted); summarize 12/6/3/6/3; the keyword
+task 8/4/2/4/2; then 20 more Qwen2.5-Coder prompted outputs per translation task (see main). Seeded. BLIND holds what a labeller reads (task, source, reference, keyword,
+response; no model, condition or judge verdict); KEY maps each case id to its origin.
+"""
+import gzip
+import json
+import random
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = {"qwen2.5-coder-0.5b-instruct": "qwen", "smollm2-135m-instruct": "smollm2", "gemma-3-270m": "gemma"}
+PLAN = {"translate": {("qwen", "prompted"): 20, ("smollm2", "prompted"): 10, ("gemma", "prompted"): 5,
+                      ("any", "steered"): 10, ("any", "original"): 5},
+        "summarize": {("qwen", "prompted"): 12, ("smollm2", "prompted"): 6, ("gemma", "prompted"): 3,
+                      ("any", "steered"): 6, ("any", "original"): 3},
+        "keyword": {("qwen", "prompted"): 8, ("smollm2", "prompted"): 4, ("gemma", "prompted"): 2,
+                    ("any", "steered"): 4, ("any", "original"): 2}}
+EXTENSION = 20
+TASKS = ("translate_fr", "translate_zh", "translate_en", "summarize", "keyword:lantern")
+
+
+def read(path):
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def pool():
+    rows = []
+    for path in sorted((ROOT / "record" / "prompted").glob("*/*/records.jsonl.gz")):
+        rows += [dict(r, condition="prompted") for r in read(path)]
+    for run in sorted((ROOT / "record").glob("*-*/")):
+        config = json.loads((run / "config.json").read_text())
+        rows += [dict(r, model=config["model"], task=config["task"]) for r in read(run / "records.jsonl.gz")]
+    return rows
+
+
+def main(blind_path, key_path):
+    seen = {(c["task"], c["content_id"], *c["origin"].split("/")[:2])
+            for c in map(json.loads, (ROOT / "tests/data/judge_agreement.jsonl").read_text().splitlines())}
+    candidates, taken = {}, set()
+    for r in pool():
+        key = (r["task"], r["content_id"], r["model"], r["condition"])
+        if key in seen or key in taken or not r["output"].strip():
+            continue
+        taken.add(key)
+        candidates.setdefault((r["task"], MODELS[r["model"]], r["condition"]), []).append(r)
+    rng = random.Random(4)
+    cases = []
+    for task in TASKS:
+        plan = PLAN[task.split("_")[0].split(":")[0]]
+        for (model, condition), n in plan.items():
+            group = sorted((r for (t, m, c), rs in candidates.items() if t == task and c == condition
+                            and (model == "any" or m == model) for r in rs),
+                           key=lambda r: (r["model"], r["content_id"]))
+            chosen = rng.sample(group, min(n, len(group)))
+            print(task, model, condition, f"{len(chosen)} of {len(group)}")
+            cases += chosen
+    rng.shuffle(cases)
+    # Extension, decided after reading the first 200 (9 strict among them) and before any judge
+    # ran on them: 20 more Qwen2.5-Coder prompted outputs per translation task, where faithful
+    # and unfaithful translations meet, appended after the first 200 (their ids unchanged).
+    chosen_ids = {id(r) for r in cases}
+    for task in TASKS[:3]:
+        group = [r for r in candidates.get((task, "qwen", "prompted"), []) if id(r) not in chosen_ids]
+        extra = rng.sample(sorted(group, key=lambda r: r["content_id"]), min(EXTENSION, len(group)))
+        print(task, "qwen prompted, extension", f"{len(extra)} of {len(group)}")
+        cases += extra
+    with open(blind_path, "w", encoding="utf-8") as blind, open(key_path, "w", encoding="utf-8") as key:
+        for i, r in enumerate(cases):
+            blind.write(json.dumps({"id": i, "task": r["task"], "source": r["source"], "reference": r["reference"],
+                                    "keyword": r["keyword"], "response": r["output"]}, ensure_ascii=False) + "\n")
+            key.write(json.dumps({"id": i, "origin": f"{r['model']}/{r['condition']}", "content_id": r["content_id"]})
+                      + "\n")
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
