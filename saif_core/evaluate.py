@@ -27,7 +27,7 @@ from .langid import LANGUAGE_NAMES, Segment, dominant_language, language_of, seg
 from .rubric import JUDGE_VERSION, LABELS, RUBRIC, base_task, rubric  # noqa: F401  (re-exported)
 from .stats import accuracy, accuracy_by, confusion_matrix, wilson_interval  # noqa: F401  (re-exported)
 from .text import (
-    STOPWORDS, SUMMARY_LABELS, TRANSLATION_LABELS, chrf, content_words, count_words, keyword_forms, loop_note, normalise, similarity,
+    COMMENTARY, STOPWORDS, SUMMARY_LABELS, TRANSLATION_LABELS, chrf, content_words, count_words, keyword_forms, loop_note, normalise, similarity,
     stem,
 )
 
@@ -93,10 +93,13 @@ def judge_translation(target: str, source: str, response: str, reference: str | 
     details = {"segments": [[s.text, list(s.languages)] for s in found], "similarity": round(echo, 3),
                "source_language": source_language}
     found = [_without_stray(s, target) for s in found]
+    talk = [s for s in found if COMMENTARY.search(s.text)]  # about the translation, not part of it
+    found = [s for s in found if s not in talk]
     in_target = [s for s in found if target in s.languages]
     if not in_target:
-        shown = "; ".join(s.describe() for s in found[:4])
-        return Verdict("fail", f"no segment in {_name(target)}: {shown}", details)
+        shown = "; ".join(s.describe() for s in (found or talk)[:4])
+        only = " besides commentary" if talk else ""
+        return Verdict("fail", f"no segment in {_name(target)}{only}: {shown}", details)
     if loop := loop_note(text, R.MIN_DISTINCT_TRIGRAMS, R.LOOP_REPEATS):
         return Verdict("fail", f"degenerate: {loop}", details)
     foreign = [s for s in found if any(lang != target for lang in s.languages)]
@@ -105,6 +108,8 @@ def judge_translation(target: str, source: str, response: str, reference: str | 
         shown = "; ".join(s.describe() for s in foreign[:3])
         more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
         problems.append(f"{len(foreign)} of {len(found)} segments not (only) in {_name(target)}: {shown}{more}")
+    if talk:
+        problems.append(f"commentary ({talk[0].text[:60]!r})")
     form = f"all {len(in_target)} segment(s) in {_name(target)}" if not problems else problems[0]
     if not reference:
         return Verdict("loose", f"meaning not checked (no reference translation): {form}, so at best loose", details)

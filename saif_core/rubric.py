@@ -22,9 +22,11 @@ from .langid import LANGUAGE_NAMES
 
 # 1: form only (language and length); 2: meaning checked against references (chrF, lengths);
 # 3: + numbers, weekdays and months, untranslated source words, copies of the prompt with a few
-# words added, loops on word 4-grams. Records an older judge labelled are re-judged from their
+# words added, loops on word 4-grams; 4: commentary about the translation ("Voici la traduction",
+# "This translates to") is not part of it, and the chrF thresholds were re-chosen on a calibration
+# part that holds 259 more real outputs (round 4 of the agreement set). Records an older judge labelled are re-judged from their
 # stored outputs (``experiments.rejudge_stale``): bump this whenever a verdict can change.
-JUDGE_VERSION = 3
+JUDGE_VERSION = 4
 LABELS = ("strict", "loose", "fail")
 
 ECHO_SIMILARITY = 0.9  # a response this similar to the source (difflib ratio) copies it
@@ -33,8 +35,8 @@ LOOP_REPEATS = 4  # one word 4-gram (Chinese: character 6-gram) this often: a lo
 MIN_TARGET_SHARE = 0.25  # of a sentence's 3-word windows, for a target language to count beside its main one
 # translation: chrF (sacrebleu, 0-100) of the target-language text against the reference
 # (chosen by scripts/calibrate_judge.py on the agreement set's calibration part)
-STRICT_CHRF = {"fr": 30.0, "en": 40.0, "zh": 15.0}  # says what the source says
-LOOSE_CHRF = {"fr": 25.0, "en": 30.0, "zh": 12.5}  # carries part of the source's content
+STRICT_CHRF = {"fr": 35.0, "en": 55.0, "zh": 22.5}  # says what the source says
+LOOSE_CHRF = {"fr": 17.5, "en": 22.5, "zh": 10.0}  # carries part of the source's content
 MIN_UNTRANSLATED_LETTERS = 4  # a source word this long, kept as is but translated in the reference: not strict
 MIN_TRANSLATION_LENGTH = 0.8  # strict: target-language text / reference, in characters (no spaces)
 MAX_TRANSLATION_LENGTH = 1.8

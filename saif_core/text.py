@@ -32,6 +32,15 @@ TRANSLATION_LABELS = (
 SUMMARY_LABELS = ("summary", "short summary", "résumé", "tl;dr", "tldr", "answer", "output",
                   "response", "réponse", "摘要", "总结")
 """The same before a summary (``Summary:``)."""
+COMMENTARY = re.compile("|".join((
+    r"\bvoici (?:la|une|ma) traduction", r"\bcette traduction\b", r"\bse traduit (?:par|en)\b",
+    r"\bhere(?: is|'s) (?:the|a|my) (?:\w+ )?translation", r"\bthe (?:\w+ )?translation (?:is|of)\b",
+    r"\btranslates? (?:to|into|as)\b", r"\btranslated (?:as|to|into)\b", r"\bthis (?:translation|sentence|phrase) "
+    r"(?:is|means|conveys|keeps|preserves|captures)\b", r"\bin (?:french|chinese|english|spanish|german), (?:the|this)\b",
+    r"以下是", r"翻译(?:如下|成|为)", r"这句话的意思", r"译文",
+)), re.I)
+"""A sentence that talks about the translation instead of being one ("Voici la traduction en
+français :", "This translates to", "以下是翻译"), in any language: commentary for the judge."""
 STOPWORDS = frozenset("""
 a an the and or but if of to in on at by for with from as into onto about over under after before
 than then so too very just also not no nor is are was were be been being am do does did doing have

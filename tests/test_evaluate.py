@@ -102,6 +102,20 @@ def test_meaning_decides_between_a_translation_a_partial_one_and_unrelated_text(
     assert unrelated.label == "fail" and "unrelated to the source" in unrelated.reason
 
 
+@pytest.mark.parametrize("preamble", ["Voici la traduction en français :", "Here is the French translation:",
+                                      "This sentence translates to French as follows:"])
+def test_commentary_about_the_translation_is_not_part_of_it(preamble):
+    source = "Meine Mutter backt zu jedem Geburtstag in der Familie einen Käsekuchen."
+    ref = "Ma mère fait un gâteau au fromage blanc pour chaque anniversaire de la famille."
+    assert judge("translate_fr", source, ref, reference=ref).label == "strict"
+    talked = judge("translate_fr", source, f'{preamble}\n\n"{ref}"', reference=ref)
+    assert talked.label == "loose" and "commentary" in talked.reason
+    after = judge("translate_fr", source, f"{ref}\n\nCette traduction conserve le sens original du texte.", reference=ref)
+    assert after.label == "loose" and "commentary" in after.reason
+    copied = judge("translate_fr", source, f"{preamble} {source}", reference=ref)
+    assert copied.label == "fail"
+
+
 def test_without_a_reference_a_translation_is_at_best_loose_and_says_why():
     verdict = judge("translate_fr", "The cat sleeps.", "Le chat dort.")
     assert verdict.label == "loose" and "meaning not checked" in verdict.reason
