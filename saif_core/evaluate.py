@@ -290,7 +290,9 @@ def judge_records(records, judge_fn=judge) -> list[dict]:
 
 def agreement(cases, judge_fn=judge) -> dict:
     """How far ``judge_fn`` agrees with hand labels (each case's ``label``), per ``split``
-    (e.g. calibration / test), task and label, with a confusion matrix per split."""
+    (e.g. calibration / test), task and label, with a confusion matrix and a 95% Wilson interval
+    per split; a split labelled in several rounds (each case's optional ``round``) also gets
+    each round's agreement, since a round labelled after the judge was frozen is the fair test."""
     judged = judge_records([{k: v for k, v in c.items() if k != "label"} for c in cases], judge_fn)
     report, lines = {}, []
     for split in sorted({c.get("split", "all") for c in cases}):
@@ -302,10 +304,19 @@ def agreement(cases, judge_fn=judge) -> dict:
 
         by_task = {t: share([p for p in pairs if base_task(p[0]["task"]) == t]) for t in sorted({base_task(c["task"]) for c, _ in pairs})}
         by_label = {lab: share([p for p in pairs if p[0]["label"] == lab]) for lab in LABELS}
-        report[split] = {"n": len(pairs), "agreement": share(pairs), "by_task": by_task, "by_label": by_label,
+        hits = sum(c["label"] == j["label"] for c, j in pairs)
+        rounds = sorted({c.get("round") or 0 for c, _ in pairs})  # 0: cases labelled before rounds were numbered
+        by_round = {r: share([p for p in pairs if (p[0].get("round") or 0) == r]) for r in rounds}
+        report[split] = {"n": len(pairs), "agreement": share(pairs), "interval": wilson_interval(hits, len(pairs)),
+                         "by_task": by_task, "by_label": by_label, "by_round": by_round,
                          "confusion": confusion_matrix(expected, got),
                          "disagreements": [{**j, "expected": c["label"]} for c, j in pairs if c["label"] != j["label"]]}
-        lines += [f"{split}: {report[split]['agreement']:.1%} of {len(pairs)} cases agree",
+        low, high = report[split]["interval"]
+        lines += [f"{split}: {report[split]['agreement']:.1%} of {len(pairs)} cases agree (95% CI {low:.1%}-{high:.1%})",
+                  *(["  by round: " + ", ".join(
+                      f"{r or 'earlier'} {v:.1%} of {sum((c.get('round') or 0) == r for c, _ in pairs)}"
+                      for r, v in by_round.items())]
+                    if len(rounds) > 1 else []),
                   "  by task:  " + ", ".join(f"{t} {v:.0%}" for t, v in by_task.items()),
                   "  by label: " + ", ".join(f"{lab} {v:.0%}" for lab, v in by_label.items() if v is not None),
                   report[split]["confusion"], ""]

@@ -4,9 +4,14 @@ the meaning-aware judge. Needs no SAE. Resumable: records are appended per batch
 ``OUT_DIR/<model>/<task>.jsonl`` and items already there are skipped.
 
     PYTHONPATH=. python scripts/prompted_accuracy.py OUT_DIR [MODEL ...]
+    PYTHONPATH=. python scripts/prompted_accuracy.py --rejudge [record/prompted]
 
-Prints SA / LA with 95% Wilson intervals per model and task when every item is done.
+Prints SA / LA with 95% Wilson intervals per model and task when every item is done. With
+``--rejudge`` no model is loaded: the shipped outputs (``record/prompted/<model>/<task>/
+records.jsonl.gz``) are judged again by the current judge, stored again, and the README's table
+of models is printed.
 """
+import gzip
 import json
 import sys
 from pathlib import Path
@@ -18,6 +23,29 @@ from saif_core.models import load_model
 
 TASKS = ("translate_fr", "translate_zh", "translate_en", "summarize", "keyword:lantern")
 MAX_NEW_TOKENS, BATCH = 128, 16
+
+
+def rejudge(root: Path) -> None:
+    rows = []
+    for model_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        cells = []
+        for task in TASKS:
+            path = model_dir / task.replace(":", "_") / "records.jsonl.gz"
+            recs = [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines() if line]
+            for r in recs:
+                v = judge(task, r["source"], r["output"], r["keyword"], r["reference"])
+                r.update(label=v.label, reason=v.reason, judge_version=JUDGE_VERSION)
+            blob = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in recs).encode()
+            path.write_bytes(gzip.compress(blob, compresslevel=9, mtime=0))
+            sa, la = (sum(r["label"] in labels for r in recs) for labels in (("strict",), ("strict", "loose")))
+            cells.append(f"{sa / len(recs):.2f} / {la / len(recs):.2f} (n={len(recs)})")
+        rows.append(f"| {model_dir.name} | " + " | ".join(cells) + " |")
+    print("| model | " + " | ".join(TASKS) + " |\n|---|" + "---|" * len(TASKS) + "\n" + "\n".join(rows))
+
+
+if sys.argv[1] == "--rejudge":
+    rejudge(Path(sys.argv[2] if len(sys.argv) > 2 else "record/prompted"))
+    sys.exit(0)
 out_dir = Path(sys.argv[1])
 models = sys.argv[2:] or ["qwen2.5-coder-0.5b-instruct", "smollm2-135m-instruct", "gemma-3-270m"]
 for model_id in models:

@@ -1,13 +1,18 @@
-"""Real outputs for the judge's fourth labelled part (a second test part), drawn from the record.
+"""Real outputs for a labelled round of the judge's agreement set, drawn from the record.
 
-    PYTHONPATH=. python scripts/agreement_outputs_fourth.py BLIND.jsonl KEY.jsonl
+    PYTHONPATH=. python scripts/agreement_outputs_record.py ROUND BLIND.jsonl KEY.jsonl
+
+Rounds 4 and 5 (``ROUND``) were drawn with this script; each draw leaves out whatever the
+agreement set held before that round, so rerunning a round reproduces it.
 
 No generation: every output is one the embedded models already wrote in the shipped record
 (prompted tables and steered runs, every model and condition there), never one the agreement set
-holds (same task and content item and model and condition). The design was fixed before any
-output was read: per translation task 20 Qwen2.5-Coder prompted, 10 SmolLM2 prompted, 5 Gemma 3
-prompted, 10 steered (any model) and 5 original (unprompted); summarize 12/6/3/6/3; the keyword
-task 8/4/2/4/2; then 20 more Qwen2.5-Coder prompted outputs per translation task (see main). Seeded. BLIND holds what a labeller reads (task, source, reference, keyword,
+holds (same task and content item and model and condition). Each round's design was fixed
+before any of its outputs was read (``PLANS``): round 4 took per translation task 20
+Qwen2.5-Coder prompted, 10 SmolLM2 prompted, 5 Gemma 3 prompted, 10 steered (any model) and 5
+original (unprompted) outputs, summarize 12/6/3/6/3 and the keyword task 8/4/2/4/2, then 20
+more Qwen2.5-Coder prompted outputs per translation task (see ``main``); round 5, labelled after
+judge v4 was frozen, 30/8/4/8/4 per translation task and the same for the other two. Seeded. BLIND holds what a labeller reads (task, source, reference, keyword,
 response; no model, condition or judge verdict); KEY maps each case id to its origin.
 """
 import gzip
@@ -18,13 +23,16 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = {"qwen2.5-coder-0.5b-instruct": "qwen", "smollm2-135m-instruct": "smollm2", "gemma-3-270m": "gemma"}
-PLAN = {"translate": {("qwen", "prompted"): 20, ("smollm2", "prompted"): 10, ("gemma", "prompted"): 5,
-                      ("any", "steered"): 10, ("any", "original"): 5},
-        "summarize": {("qwen", "prompted"): 12, ("smollm2", "prompted"): 6, ("gemma", "prompted"): 3,
-                      ("any", "steered"): 6, ("any", "original"): 3},
-        "keyword": {("qwen", "prompted"): 8, ("smollm2", "prompted"): 4, ("gemma", "prompted"): 2,
-                    ("any", "steered"): 4, ("any", "original"): 2}}
-EXTENSION = 20
+OTHERS = {"summarize": {("qwen", "prompted"): 12, ("smollm2", "prompted"): 6, ("gemma", "prompted"): 3,
+                        ("any", "steered"): 6, ("any", "original"): 3},
+          "keyword": {("qwen", "prompted"): 8, ("smollm2", "prompted"): 4, ("gemma", "prompted"): 2,
+                      ("any", "steered"): 4, ("any", "original"): 2}}
+PLANS = {  # round: (plan per task family, Qwen prompted outputs added per translation task)
+    4: ({"translate": {("qwen", "prompted"): 20, ("smollm2", "prompted"): 10, ("gemma", "prompted"): 5,
+                       ("any", "steered"): 10, ("any", "original"): 5}, **OTHERS}, 20),
+    5: ({"translate": {("qwen", "prompted"): 30, ("smollm2", "prompted"): 8, ("gemma", "prompted"): 4,
+                       ("any", "steered"): 8, ("any", "original"): 4}, **OTHERS}, 0),
+}
 TASKS = ("translate_fr", "translate_zh", "translate_en", "summarize", "keyword:lantern")
 
 
@@ -43,9 +51,11 @@ def pool():
     return rows
 
 
-def main(blind_path, key_path):
+def main(round_, blind_path, key_path):
+    plans, extension = PLANS[round_]
     seen = {(c["task"], c["content_id"], *c["origin"].split("/")[:2])
-            for c in map(json.loads, (ROOT / "tests/data/judge_agreement.jsonl").read_text().splitlines())}
+            for c in map(json.loads, (ROOT / "tests/data/judge_agreement.jsonl").read_text().splitlines())
+            if c.get("round", 0) < round_}
     candidates, taken = {}, set()
     for r in pool():
         key = (r["task"], r["content_id"], r["model"], r["condition"])
@@ -53,10 +63,10 @@ def main(blind_path, key_path):
             continue
         taken.add(key)
         candidates.setdefault((r["task"], MODELS[r["model"]], r["condition"]), []).append(r)
-    rng = random.Random(4)
+    rng = random.Random(round_)
     cases = []
     for task in TASKS:
-        plan = PLAN[task.split("_")[0].split(":")[0]]
+        plan = plans[task.split("_")[0].split(":")[0]]
         for (model, condition), n in plan.items():
             group = sorted((r for (t, m, c), rs in candidates.items() if t == task and c == condition
                             and (model == "any" or m == model) for r in rs),
@@ -65,13 +75,13 @@ def main(blind_path, key_path):
             print(task, model, condition, f"{len(chosen)} of {len(group)}")
             cases += chosen
     rng.shuffle(cases)
-    # Extension, decided after reading the first 200 (9 strict among them) and before any judge
-    # ran on them: 20 more Qwen2.5-Coder prompted outputs per translation task, where faithful
-    # and unfaithful translations meet, appended after the first 200 (their ids unchanged).
+    # Round 4's extension, decided after reading its first 200 (9 strict among them) and before
+    # any judge ran on them: more Qwen2.5-Coder prompted outputs per translation task, where
+    # faithful and unfaithful translations meet, appended after the first 200 (ids unchanged).
     chosen_ids = {id(r) for r in cases}
     for task in TASKS[:3]:
         group = [r for r in candidates.get((task, "qwen", "prompted"), []) if id(r) not in chosen_ids]
-        extra = rng.sample(sorted(group, key=lambda r: r["content_id"]), min(EXTENSION, len(group)))
+        extra = rng.sample(sorted(group, key=lambda r: r["content_id"]), min(extension, len(group)))
         print(task, "qwen prompted, extension", f"{len(extra)} of {len(group)}")
         cases += extra
     with open(blind_path, "w", encoding="utf-8") as blind, open(key_path, "w", encoding="utf-8") as key:
@@ -83,4 +93,4 @@ def main(blind_path, key_path):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(int(sys.argv[1]), *sys.argv[2:4])
