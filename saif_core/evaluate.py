@@ -114,14 +114,16 @@ def judge_translation(target: str, source: str, response: str, reference: str | 
     if not reference:
         return Verdict("loose", f"meaning not checked (no reference translation): {form}, so at best loose", details)
     target_text = " ".join(s.text for s in in_target)
-    score, length = chrf(target_text, reference), _chars(target_text) / max(1, _chars(reference))
+    score = chrf(target_text, reference, R.CHRF_CHAR_ORDER[target])
+    length = _chars(target_text) / max(1, _chars(reference))
     details.update(chrf=round(score, 1), length=round(length, 3))
-    meaning = f"chrF {score:.0f} against the reference"
+    order = R.CHRF_CHAR_ORDER[target]
+    meaning = f"chrF{'' if order == 6 else f' (character {order}-grams)'} {score:.0f} against the reference"
     if score < R.LOOSE_CHRF[target]:
         return Verdict("fail", f"{_name(target)} text unrelated to the source ({meaning}, < {R.LOOSE_CHRF[target]:g})", details)
     if score < R.STRICT_CHRF[target]:
         problems.append(f"only part of the source's meaning ({meaning}, < {R.STRICT_CHRF[target]:g})")
-    if kept := untranslated(target_text, source, reference):
+    if kept := untranslated(text, source, reference):  # anywhere: a Latin word left in Chinese is no segment of its own
         details["untranslated"] = kept
         problems.append(f"source words left untranslated ({', '.join(repr(w) for w in kept[:4])})")
     if wrong := differences(target_text, reference, target):

@@ -24,9 +24,12 @@ from .langid import LANGUAGE_NAMES
 # 3: + numbers, weekdays and months, untranslated source words, copies of the prompt with a few
 # words added, loops on word 4-grams; 4: commentary about the translation ("Voici la traduction",
 # "This translates to") is not part of it, and the chrF thresholds were re-chosen on a calibration
-# part that holds 259 more real outputs (round 4 of the agreement set). Records an older judge labelled are re-judged from their
+# part that holds 259 more real outputs (round 4 of the agreement set); 5: Chinese is scored on
+# characters (chrF with character unigrams: CHRF_CHAR_ORDER), a Latin-script source word left
+# anywhere in a translation keeps it from strict, thresholds re-chosen with round 5 in the
+# calibration part. Records an older judge labelled are re-judged from their
 # stored outputs (``experiments.rejudge_stale``): bump this whenever a verdict can change.
-JUDGE_VERSION = 4
+JUDGE_VERSION = 5
 LABELS = ("strict", "loose", "fail")
 
 ECHO_SIMILARITY = 0.9  # a response this similar to the source (difflib ratio) copies it
@@ -35,8 +38,9 @@ LOOP_REPEATS = 4  # one word 4-gram (Chinese: character 6-gram) this often: a lo
 MIN_TARGET_SHARE = 0.25  # of a sentence's 3-word windows, for a target language to count beside its main one
 # translation: chrF (sacrebleu, 0-100) of the target-language text against the reference
 # (chosen by scripts/calibrate_judge.py on the agreement set's calibration part)
-STRICT_CHRF = {"fr": 35.0, "en": 55.0, "zh": 22.5}  # says what the source says
-LOOSE_CHRF = {"fr": 17.5, "en": 22.5, "zh": 10.0}  # carries part of the source's content
+STRICT_CHRF = {"fr": 45.0, "en": 55.0, "zh": 65.0}  # says what the source says
+LOOSE_CHRF = {"fr": 17.5, "en": 20.0, "zh": 22.5}  # carries part of the source's content
+CHRF_CHAR_ORDER = {"fr": 6, "en": 6, "zh": 1}  # chrF's character n-gram order per target language
 MIN_UNTRANSLATED_LETTERS = 4  # a source word this long, kept as is but translated in the reference: not strict
 MIN_TRANSLATION_LENGTH = 0.8  # strict: target-language text / reference, in characters (no spaces)
 MAX_TRANSLATION_LENGTH = 1.8

@@ -19,7 +19,7 @@ from sacrebleu.metrics import CHRF
 
 from .langid import words
 
-_CHRF = CHRF()
+_CHRF = {}  # char_order -> sacrebleu CHRF
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]")  # terminal escape sequences
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»", "「": "」", "『": "』", "`": "`"}
 TRANSLATION_LABELS = (
@@ -218,12 +218,18 @@ def content_words(text: str) -> list[str]:
                               and (len(w) > 1 or not w.isascii())))
 
 
-def chrf(hypothesis: str, reference: str) -> float:
-    """chrF (sacrebleu's sentence chrF2: character 6-grams, recall weighted twice), 0-100:
-    how much of the reference's wording a text carries. Paraphrases of a correct translation
-    score well above unrelated text in the same language (calibration: ``saif_core.rubric``).
+def chrf(hypothesis: str, reference: str, char_order: int = 6) -> float:
+    """chrF (sacrebleu's sentence chrF2: character n-grams up to ``char_order``, recall weighted
+    twice), 0-100: how much of the reference's wording a text carries. Paraphrases of a correct
+    translation score well above unrelated text in the same language (calibration:
+    ``saif_core.rubric``, which also sets the order per language: Chinese characters are words,
+    so their unigram F-score tracks meaning better than 6-grams, which mostly measure order).
 
     >>> round(chrf("Le chat dort.", "Le chat dort."))
     100
+    >>> round(chrf("我的电脑太慢了。", "我的电脑太慢了。", char_order=1))
+    100
     """
-    return _CHRF.sentence_score(hypothesis, [reference]).score
+    if char_order not in _CHRF:
+        _CHRF[char_order] = CHRF(char_order=char_order)
+    return _CHRF[char_order].sentence_score(hypothesis, [reference]).score

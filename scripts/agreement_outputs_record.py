@@ -12,7 +12,9 @@ before any of its outputs was read (``PLANS``): round 4 took per translation tas
 Qwen2.5-Coder prompted, 10 SmolLM2 prompted, 5 Gemma 3 prompted, 10 steered (any model) and 5
 original (unprompted) outputs, summarize 12/6/3/6/3 and the keyword task 8/4/2/4/2, then 20
 more Qwen2.5-Coder prompted outputs per translation task (see ``main``); round 5, labelled after
-judge v4 was frozen, 30/8/4/8/4 per translation task and the same for the other two. Seeded. BLIND holds what a labeller reads (task, source, reference, keyword,
+judge v4 was frozen, 30/8/4/8/4 per translation task and the same for the other two; round 6, labelled
+after judge v5 was frozen, 30/8/2/6/2 per translation task, summarize 6/2/-/2/- and the keyword task
+3/2/-/1/-. Seeded. BLIND holds what a labeller reads (task, source, reference, keyword,
 response; no model, condition or judge verdict); KEY maps each case id to its origin.
 """
 import gzip
@@ -32,6 +34,10 @@ PLANS = {  # round: (plan per task family, Qwen prompted outputs added per trans
                        ("any", "steered"): 10, ("any", "original"): 5}, **OTHERS}, 20),
     5: ({"translate": {("qwen", "prompted"): 30, ("smollm2", "prompted"): 8, ("gemma", "prompted"): 4,
                        ("any", "steered"): 8, ("any", "original"): 4}, **OTHERS}, 0),
+    6: ({"translate": {("qwen", "prompted"): 30, ("smollm2", "prompted"): 8, ("gemma", "prompted"): 2,
+                       ("any", "steered"): 6, ("any", "original"): 2},
+         "summarize": {("qwen", "prompted"): 6, ("smollm2", "prompted"): 2, ("any", "steered"): 2},
+         "keyword": {("qwen", "prompted"): 3, ("smollm2", "prompted"): 2, ("any", "steered"): 1}}, 0),
 }
 TASKS = ("translate_fr", "translate_zh", "translate_en", "summarize", "keyword:lantern")
 

@@ -45,7 +45,7 @@ def best(grid_points, subset, apply):
     return choice, scores[choice], len(subset)
 
 
-grid = [x / 2 for x in range(0, 141, 5)]  # 0, 2.5, ..., 70
+grid = [x / 2 for x in range(0, 181, 5)]  # 0, 2.5, ..., 90 (Chinese is scored on characters: higher values)
 lengths = [0.5, 0.6, 0.7, 0.75, 0.8]
 translation = [c for c in calibration if c["task"].startswith("translate_")]
 
