@@ -114,10 +114,9 @@ def judge_translation(target: str, source: str, response: str, reference: str | 
     if not reference:
         return Verdict("loose", f"meaning not checked (no reference translation): {form}, so at best loose", details)
     target_text = " ".join(s.text for s in in_target)
-    score = chrf(target_text, reference, R.CHRF_CHAR_ORDER[target])
-    length = _chars(target_text) / max(1, _chars(reference))
-    details.update(chrf=round(score, 1), length=round(length, 3))
     order = R.CHRF_CHAR_ORDER[target]
+    score, length = chrf(target_text, reference, order), _chars(target_text) / max(1, _chars(reference))
+    details.update(chrf=round(score, 1), length=round(length, 3))
     meaning = f"chrF{'' if order == 6 else f' (character {order}-grams)'} {score:.0f} against the reference"
     if score < R.LOOSE_CHRF[target]:
         return Verdict("fail", f"{_name(target)} text unrelated to the source ({meaning}, < {R.LOOSE_CHRF[target]:g})", details)
