@@ -1,8 +1,10 @@
 """Training one SAE on CPU: cached activations -> sae-lens' ``SAETrainer`` -> a BatchTopK SAE.
 
 * ``cache_activations``: one batched HF forward pass over the training documents captures
-  every requested layer at once (``SaifModel.capture``), stored as fp16 memmaps. Position 0
-  of every document (an attention sink with an outsized norm) is left out, as in
+  every requested layer at once (``SaifModel.capture``), stored as fp16 memmaps in a
+  subfolder named after the documents' tokens, so that a run on another corpus (another
+  ``--tokens``) starts its own cache beside the existing ones instead of overwriting them.
+  Position 0 of every document (an attention sink with an outsized norm) is left out, as in
   ``sae_metrics``. Resumes after a kill.
 * ``ActivationBatches``: endless shuffled batches of the cache, resumable by position.
 * ``train_sae``: sae-lens' ``SAETrainer`` with a ``BatchTopKTrainingSAE`` fed from the cache,
@@ -19,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import random
 import shutil
@@ -88,11 +91,32 @@ def log(msg: str) -> None:
 
 
 @torch.no_grad()
+def cache_key(token_lists: list[list[int]], layers: list[int], batch_size: int, precision: str) -> dict:
+    """What an activation cache was made from: the documents (a hash of their token ids),
+    the layers, the batch size (it sets the order the cache is filled in) and the precision."""
+    h = hashlib.sha256()
+    for ids in token_lists:
+        h.update(np.asarray(ids, dtype=np.int64).tobytes())
+        h.update(b"|")
+    return {"n_rows": sum(len(t) - 1 for t in token_lists), "layers": sorted(layers), "n_docs": len(token_lists),
+            "tokens_sha256": h.hexdigest(), "batch_size": batch_size, "precision": precision}
+
+
+def cache_folder(root: Path, key: dict) -> Path:
+    """``root/<n_rows>tok-<digest of key>``: one folder per cache key."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    return Path(root) / f"{key['n_rows']}tok-{digest}"
+
+
 def cache_activations(model: SaifModel, token_lists: list[list[int]], layers: list[int], folder: Path,
                       batch_size: int = 32, max_seconds: float | None = None,
                       precision: str = "bf16-autocast") -> tuple[dict[int, Path], int]:
     """fp16 memmaps ``acts_L{layer}.npy`` of shape (n_tokens, d_model), position 0 of
-    every sequence left out. Resumes from ``progress.json`` after a kill. With
+    every sequence left out, in ``folder/<cache key>/`` (``cache_folder``): the key hashes
+    the documents' token ids, the layers, the batch size and the precision, so a cache is
+    reused only for the very corpus it was made from, and a cache of another corpus is left
+    untouched (listed in the log with its size, to be deleted by hand). Resumes from
+    ``progress.json`` after a kill. With
     ``max_seconds``, stops after about that long; returns ``(paths, rows filled)``: the
     filled prefix is a fair sample (batches are visited in a random order) and a later
     call goes on filling.
@@ -104,14 +128,19 @@ def cache_activations(model: SaifModel, token_lists: list[list[int]], layers: li
     is exact. Held-out metrics are always measured in fp32."""
     if precision not in CACHE_PRECISIONS:
         raise ValueError(f"precision {precision!r} is not one of {sorted(CACHE_PRECISIONS)}")
-    folder.mkdir(parents=True, exist_ok=True)
     d = model.spec.d_model
     n_rows = sum(len(t) - 1 for t in token_lists)
+    key = cache_key(token_lists, layers, batch_size, precision)
+    root, folder = folder, cache_folder(folder, key)
+    folder.mkdir(parents=True, exist_ok=True)
+    others = [p for p in root.iterdir() if p != folder and (p.is_dir() or p.suffix in (".npy", ".json"))]
+    if others:
+        size = sum(f.stat().st_size for p in others for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file())
+        log(f"activation cache {folder.name}; other caches in {root} ({size / 2**30:.1f} GiB, left untouched; "
+            f"delete them to free the disk): " + ", ".join(sorted(p.name for p in others)))
     paths = {L: folder / f"acts_L{L}.npy" for L in layers}
     progress_path = folder / "progress.json"
     progress = json.loads(progress_path.read_text()) if progress_path.exists() else None
-    key = {"n_rows": n_rows, "layers": sorted(layers), "n_docs": len(token_lists), "batch_size": batch_size,
-           "precision": precision}
     if progress is None or progress["key"] != key:
         progress = {"key": key, "batches_done": 0, "rows_done": 0, "done": False}
         for p in paths.values():

@@ -230,7 +230,7 @@ def run(settings: TrainSAEsSettings | str | None = None, **knobs) -> list[dict]:
     acts_paths, n_cached = cache_activations(model, [d["ids"] for d in train], layers_needed, work / "acts",
                                              max_seconds=s.cache_seconds, precision=s.cache_precision)
     # the time the cache took to fill, over every run that filled it (None: not recorded)
-    cache_s = json.loads((work / "acts" / "progress.json").read_text()).get("seconds")
+    cache_s = json.loads((next(iter(acts_paths.values())).parent / "progress.json").read_text()).get("seconds")
     log(f"activations cached ({time.perf_counter() - t0:.0f} s in this run, {cache_s} s in all)")
 
     for L, d_sae, n in todo:

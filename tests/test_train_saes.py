@@ -52,6 +52,27 @@ def test_activation_batches_resume_where_they_stopped():
     assert torch.equal(epoch, torch.arange(10, dtype=torch.float32))
 
 
+def test_an_activation_cache_of_another_corpus_is_left_untouched(tiny_llama, tmp_path):
+    """A run on another corpus (say another --tokens) starts its own cache beside the first
+    one: it once overwrote a finished 1M-token cache in place with a 400k-token one."""
+    import numpy as np
+
+    layers = [0, 1]
+    docs_a = [[1, 5, 6, 7, 8], [1, 9, 10, 11]]
+    docs_b = [[1, 5, 6, 7, 8], [1, 9, 10, 12]]  # same shape, one token differs
+    paths_a, n_a = sae_training.cache_activations(tiny_llama, docs_a, layers, tmp_path, batch_size=1)
+    first = {L: np.load(p).copy() for L, p in paths_a.items()}
+    paths_b, n_b = sae_training.cache_activations(tiny_llama, docs_b, layers, tmp_path, batch_size=1)
+    assert n_a == n_b == 7 and paths_a[0].parent != paths_b[0].parent
+    for L, p in paths_a.items():
+        assert np.array_equal(np.load(p), first[L])  # the first cache is intact
+    assert not np.array_equal(np.load(paths_b[0]), first[0])
+    # the first corpus again: its finished cache is found and reused, not rebuilt
+    mtime = paths_a[0].stat().st_mtime_ns
+    again, n = sae_training.cache_activations(tiny_llama, docs_a, layers, tmp_path, batch_size=1)
+    assert again == paths_a and n == 7 and paths_a[0].stat().st_mtime_ns == mtime
+
+
 def test_train_resumes_after_a_kill(tmp_path, monkeypatch):
     acts = torch.randn(2048, 16).to(torch.float16)
     s = T.SAETrainSettings(model="toy", layer=0, d_sae=32, tokens=2048, k=4, batch_size=128)
