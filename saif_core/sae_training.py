@@ -90,7 +90,6 @@ def log(msg: str) -> None:
 # ---------------------------------------------------------------- activations
 
 
-@torch.no_grad()
 def cache_key(token_lists: list[list[int]], layers: list[int], batch_size: int, precision: str) -> dict:
     """What an activation cache was made from: the documents (a hash of their token ids),
     the layers, the batch size (it sets the order the cache is filled in) and the precision."""
@@ -108,6 +107,7 @@ def cache_folder(root: Path, key: dict) -> Path:
     return Path(root) / f"{key['n_rows']}tok-{digest}"
 
 
+@torch.no_grad()
 def cache_activations(model: SaifModel, token_lists: list[list[int]], layers: list[int], folder: Path,
                       batch_size: int = 32, max_seconds: float | None = None,
                       precision: str = "bf16-autocast") -> tuple[dict[int, Path], int]:
