@@ -129,8 +129,8 @@ def cache_activations(model: SaifModel, token_lists: list[list[int]], layers: li
     if precision not in CACHE_PRECISIONS:
         raise ValueError(f"precision {precision!r} is not one of {sorted(CACHE_PRECISIONS)}")
     d = model.spec.d_model
-    n_rows = sum(len(t) - 1 for t in token_lists)
     key = cache_key(token_lists, layers, batch_size, precision)
+    n_rows = key["n_rows"]
     root, folder = folder, cache_folder(folder, key)
     folder.mkdir(parents=True, exist_ok=True)
     others = [p for p in root.iterdir() if p != folder and (p.is_dir() or p.suffix in (".npy", ".json"))]
