@@ -14,7 +14,9 @@ original (unprompted) outputs, summarize 12/6/3/6/3 and the keyword task 8/4/2/4
 more Qwen2.5-Coder prompted outputs per translation task (see ``main``); round 5, labelled after
 judge v4 was frozen, 30/8/4/8/4 per translation task and the same for the other two; round 6, labelled
 after judge v5 was frozen, 30/8/2/6/2 per translation task, summarize 6/2/-/2/- and the keyword task
-3/2/-/1/-. Seeded. BLIND holds what a labeller reads (task, source, reference, keyword,
+3/2/-/1/-; round 7, labelled after an experimental judge v6 (English scored by sentence-embedding
+similarity, branch judge-v6, not adopted: see the README) was frozen, 30/10/4/10/4 for translate_en
+(only 20 Qwen prompted outputs were left) and 6/2/-/3/1 for French and Chinese, nothing else. Seeded. BLIND holds what a labeller reads (task, source, reference, keyword,
 response; no model, condition or judge verdict); KEY maps each case id to its origin.
 """
 import gzip
@@ -38,6 +40,13 @@ PLANS = {  # round: (plan per task family, Qwen prompted outputs added per trans
                        ("any", "steered"): 6, ("any", "original"): 2},
          "summarize": {("qwen", "prompted"): 6, ("smollm2", "prompted"): 2, ("any", "steered"): 2},
          "keyword": {("qwen", "prompted"): 3, ("smollm2", "prompted"): 2, ("any", "steered"): 1}}, 0),
+    # labelled after the experimental judge v6 (English by sentence similarity) was frozen: translate_en,
+    # the task v6 changed and the one below the goal, 30/10/4/10/4; French and Chinese 6/2/-/3/1 each
+    7: ({"translate": {("qwen", "prompted"): 30, ("smollm2", "prompted"): 10, ("gemma", "prompted"): 4,
+                       ("any", "steered"): 10, ("any", "original"): 4},
+         "translate_small": {("qwen", "prompted"): 6, ("smollm2", "prompted"): 2, ("any", "steered"): 3,
+                             ("any", "original"): 1},
+         "summarize": {}, "keyword": {}}, 0),
 }
 TASKS = ("translate_fr", "translate_zh", "translate_en", "summarize", "keyword:lantern")
 
@@ -73,6 +82,8 @@ def main(round_, blind_path, key_path):
     cases = []
     for task in TASKS:
         plan = plans[task.split("_")[0].split(":")[0]]
+        if task != "translate_en" and "translate_small" in plans and task.startswith("translate_"):
+            plan = plans["translate_small"]
         for (model, condition), n in plan.items():
             group = sorted((r for (t, m, c), rs in candidates.items() if t == task and c == condition
                             and (model == "any" or m == model) for r in rs),

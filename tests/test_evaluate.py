@@ -17,10 +17,10 @@ from saif_core.text import normalise
 
 DATA = Path(__file__).parent / "data"
 AGREEMENT = [json.loads(line) for line in (DATA / "judge_agreement.jsonl").open(encoding="utf-8")]
-# Floors against regressions at what judge v5 measured on the test part: 86.9% of 298 overall
-# (round 6, labelled after v5 was frozen: 87.5% of 160), lowest task 79% (translate_en). Issue
-# #14's goal, 90% / 85%, is not reached: chrF against one reference misses one-word meaning
-# errors ('birds' for whales, 'the park' for the square).
+# Floors against regressions at what judge v5 measured on the test part: 87.0% of 370 overall
+# (round 6, labelled after v5 was frozen: 87.5% of 160; round 7, 87.5% of 72), lowest task 80%
+# (translate_en). Issue #14's goal, 90% / 85%, is not reached: chrF against one reference misses
+# one-word meaning errors ('birds' for whales, 'the park' for the square).
 MIN_TEST_AGREEMENT, MIN_TASK_AGREEMENT, MIN_ROUND_AGREEMENT = 0.86, 0.78, 0.87
 
 
@@ -45,15 +45,15 @@ def test_judge_agrees_with_hand_labels_on_the_test_part():
     assert test["n"] >= 120
     assert test["agreement"] >= MIN_TEST_AGREEMENT, report["text"]
     assert min(test["by_task"].values()) >= MIN_TASK_AGREEMENT, report["text"]
-    assert test["by_round"][6] >= MIN_ROUND_AGREEMENT and test["interval"][0] < test["agreement"] < test["interval"][1]
+    assert min(test["by_round"][6], test["by_round"][7]) >= MIN_ROUND_AGREEMENT and test["interval"][0] < test["agreement"] < test["interval"][1]
 
 
 def test_later_rounds_were_drawn_from_the_record_and_never_overlap_earlier_cases():
-    """Rounds 4 to 6 are real outputs of the record (scripts/agreement_outputs_record.py), each
+    """Rounds 4 to 7 are real outputs of the record (scripts/agreement_outputs_record.py), each
     leaving out what the set held before it: no task, content item, model and condition twice."""
     later = [c for c in AGREEMENT if c.get("round")]
-    assert {c["round"] for c in later} == {4, 5, 6} and len(later) == 631
-    assert {c["split"] for c in later if c["round"] == 6} == {"test"}
+    assert {c["round"] for c in later} == {4, 5, 6, 7} and len(later) == 703
+    assert {c["split"] for c in later if c["round"] >= 6} == {"test"}
     assert {c["split"] for c in later if c["round"] < 6} == {"calibration"}
     keys = [(c["task"], c["content_id"], c["origin"]) for c in AGREEMENT if not c["origin"].startswith("synthetic")]
     assert not {k for k in keys if keys.count(k) > 1} & {(c["task"], c["content_id"], c["origin"]) for c in later}
