@@ -16,8 +16,9 @@ judge v4 was frozen, 30/8/4/8/4 per translation task and the same for the other 
 after judge v5 was frozen, 30/8/2/6/2 per translation task, summarize 6/2/-/2/- and the keyword task
 3/2/-/1/-; round 7, labelled after an experimental judge v6 (English scored by sentence-embedding
 similarity, branch judge-v6, not adopted: see the README) was frozen, 30/10/4/10/4 for translate_en
-(only 20 Qwen prompted outputs were left) and 6/2/-/3/1 for French and Chinese, nothing else. Seeded. BLIND holds what a labeller reads (task, source, reference, keyword,
-response; no model, condition or judge verdict); KEY maps each case id to its origin.
+(only 20 Qwen prompted outputs were left) and 6/2/-/3/1 for French and Chinese, nothing else.
+Seeded. BLIND holds what a labeller reads (task, source, reference, keyword, response; no model,
+condition or judge verdict); KEY maps each case id to its origin.
 """
 import gzip
 import json
@@ -31,7 +32,7 @@ OTHERS = {"summarize": {("qwen", "prompted"): 12, ("smollm2", "prompted"): 6, ("
                         ("any", "steered"): 6, ("any", "original"): 3},
           "keyword": {("qwen", "prompted"): 8, ("smollm2", "prompted"): 4, ("gemma", "prompted"): 2,
                       ("any", "steered"): 4, ("any", "original"): 2}}
-PLANS = {  # round: (plan per task family, Qwen prompted outputs added per translation task)
+PLANS = {  # round: (plan per task or task family, Qwen prompted outputs added per translation task)
     4: ({"translate": {("qwen", "prompted"): 20, ("smollm2", "prompted"): 10, ("gemma", "prompted"): 5,
                        ("any", "steered"): 10, ("any", "original"): 5}, **OTHERS}, 20),
     5: ({"translate": {("qwen", "prompted"): 30, ("smollm2", "prompted"): 8, ("gemma", "prompted"): 4,
@@ -42,10 +43,10 @@ PLANS = {  # round: (plan per task family, Qwen prompted outputs added per trans
          "keyword": {("qwen", "prompted"): 3, ("smollm2", "prompted"): 2, ("any", "steered"): 1}}, 0),
     # labelled after the experimental judge v6 (English by sentence similarity) was frozen: translate_en,
     # the task v6 changed and the one below the goal, 30/10/4/10/4; French and Chinese 6/2/-/3/1 each
-    7: ({"translate": {("qwen", "prompted"): 30, ("smollm2", "prompted"): 10, ("gemma", "prompted"): 4,
-                       ("any", "steered"): 10, ("any", "original"): 4},
-         "translate_small": {("qwen", "prompted"): 6, ("smollm2", "prompted"): 2, ("any", "steered"): 3,
-                             ("any", "original"): 1},
+    7: ({"translate_en": {("qwen", "prompted"): 30, ("smollm2", "prompted"): 10, ("gemma", "prompted"): 4,
+                          ("any", "steered"): 10, ("any", "original"): 4},
+         "translate": {("qwen", "prompted"): 6, ("smollm2", "prompted"): 2, ("any", "steered"): 3,
+                       ("any", "original"): 1},
          "summarize": {}, "keyword": {}}, 0),
 }
 TASKS = ("translate_fr", "translate_zh", "translate_en", "summarize", "keyword:lantern")
@@ -81,9 +82,7 @@ def main(round_, blind_path, key_path):
     rng = random.Random(round_)
     cases = []
     for task in TASKS:
-        plan = plans[task.split("_")[0].split(":")[0]]
-        if task != "translate_en" and "translate_small" in plans and task.startswith("translate_"):
-            plan = plans["translate_small"]
+        plan = plans.get(task) or plans[task.split("_")[0].split(":")[0]]  # the task's own plan, else its family's
         for (model, condition), n in plan.items():
             group = sorted((r for (t, m, c), rs in candidates.items() if t == task and c == condition
                             and (model == "any" or m == model) for r in rs),
