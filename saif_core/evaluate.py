@@ -26,6 +26,7 @@ from .details import differences, invented
 from .langid import LANGUAGE_NAMES, Segment, dominant_language, language_of, segments, window_share, words
 from .rubric import JUDGE_VERSION, LABELS, RUBRIC, base_task, rubric  # noqa: F401  (re-exported)
 from .stats import accuracy, accuracy_by, confusion_matrix, wilson_interval  # noqa: F401  (re-exported)
+from .synonyms import coverage
 from .text import (
     COMMENTARY, STOPWORDS, SUMMARY_LABELS, TRANSLATION_LABELS, chrf, content_words, count_words, keyword_forms, loop_note, normalise, similarity,
     stem,
@@ -125,6 +126,16 @@ def judge_translation(target: str, source: str, response: str, reference: str | 
     if kept := untranslated(text, source, reference):  # anywhere: a Latin word left in Chinese is no segment of its own
         details["untranslated"] = kept
         problems.append(f"source words left untranslated ({', '.join(repr(w) for w in kept[:4])})")
+    if target in R.MIN_REFERENCE_COVERAGE:
+        share, missing = coverage(target_text, reference)
+        details.update(coverage=share, missing=missing)
+        if share < R.LOOSE_REFERENCE_COVERAGE[target] and not kept:
+            return Verdict("fail", f"{_name(target)} text unrelated to the source: it carries {share:.0%} of the "
+                           f"reference's content words (< {R.LOOSE_REFERENCE_COVERAGE[target]:.0%}), not "
+                           f"{', '.join(repr(w) for w in missing[:4])} nor a synonym, and no source word", details)
+        if share < R.MIN_REFERENCE_COVERAGE[target]:
+            problems.append(f"the reference's {', '.join(repr(w) for w in missing[:4])} not carried, nor a synonym "
+                            f"({share:.0%} of its content words, < {R.MIN_REFERENCE_COVERAGE[target]:.0%})")
     if wrong := differences(target_text, reference, target):
         details["wrong_detail"] = wrong
         problems.append(f"a detail differs ({wrong})")

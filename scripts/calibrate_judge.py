@@ -5,15 +5,22 @@
 For each translation target, every pair (loose threshold < strict threshold) of chrF values on
 a grid is tried, and the pair with the most agreement with the hand labels of that task's
 calibration cases wins (ties: the pair closest to the middle of the tied region); then the
-reference-summary threshold the same way. It prints the chosen values, to be written into
+reference-summary threshold the same way. English has a second pass: the two reference-coverage
+thresholds (``saif_core.synonyms``), then its chrF pair again at those. It prints the chosen values, to be written into
 ``saif_core/rubric.py`` by hand, and the agreement they give on the calibration part. The
 test part is never read here.
 """
 import json
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 from saif_core import evaluate, rubric
+
+# The judge's threshold-free steps (language segments, chrF, coverage...) give the same result at
+# every grid point: computed once per case, so the grid runs in minutes, not an hour.
+for step in ("segments", "similarity", "chrf", "coverage", "untranslated", "differences", "loop_note", "language_of"):
+    setattr(evaluate, step, lru_cache(maxsize=None)(getattr(evaluate, step)))
 
 path = Path(sys.argv[1] if len(sys.argv) > 1 else "tests/data/judge_agreement.jsonl")
 cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
@@ -72,6 +79,24 @@ for target in ("fr", "zh", "en"):  # second pass at the chosen floor
     point, hits, n = best([(lo, hi) for lo in grid for hi in grid if lo < hi], subset, apply)
     print(f"translate_{target}: LOOSE_CHRF {point[0]:g}, STRICT_CHRF {point[1]:g}: {hits}/{n} calibration cases agree")
 
+english = [c for c in calibration if c["task"] == "translate_en"]
+
+
+def apply_coverage(point):
+    rubric.LOOSE_REFERENCE_COVERAGE["en"], rubric.MIN_REFERENCE_COVERAGE["en"] = point
+
+
+coverages = [x / 20 for x in range(0, 21)]  # 0, 0.05, ..., 1
+point, hits, n = best([(lo, hi) for lo in coverages for hi in coverages if lo < hi and lo <= 0.5], english, apply_coverage)
+print(f"translate_en: LOOSE_REFERENCE_COVERAGE {point[0]:g}, MIN_REFERENCE_COVERAGE {point[1]:g}: {hits}/{n} calibration cases agree")
+
+
+def apply_en(point):
+    rubric.LOOSE_CHRF["en"], rubric.STRICT_CHRF["en"] = point
+
+
+point, hits, n = best([(lo, hi) for lo in grid for hi in grid if lo < hi], english, apply_en)  # chrF again, at that coverage
+print(f"translate_en at that coverage: LOOSE_CHRF {point[0]:g}, STRICT_CHRF {point[1]:g}: {hits}/{n} calibration cases agree")
 subset = [c for c in calibration if c["task"] == "summarize"]
 
 

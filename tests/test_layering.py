@@ -18,7 +18,7 @@ RANK = {
     "sae_training": 4.5, "sae_shipping": 4.5, "train_saes": 4.6,
     "features": 5,
     "steering": 6,
-    "text": 7, "langid": 7, "details": 7,
+    "text": 7, "langid": 7, "details": 7, "synonyms": 7.2,
     "rubric": 7.5, "stats": 7.6, "verdicts": 7.7,
     "evaluate": 8,
     "llm_judge": 9, "quality": 9,
