@@ -17,8 +17,8 @@ after judge v5 was frozen, 30/8/2/6/2 per translation task, summarize 6/2/-/2/- 
 3/2/-/1/-; round 7, labelled after an experimental judge v6 (English scored by sentence-embedding
 similarity, branch judge-v6, not adopted: see the README) was frozen, 30/10/4/10/4 for translate_en
 (only 20 Qwen prompted outputs were left) and 6/2/-/3/1 for French and Chinese, nothing else; round
-8, labelled after judge v7 was frozen, translate_en only: -/12/6/6/4 here, and 40 fresh Qwen prompted
-outputs (``agreement_outputs_round8.py``).
+8, labelled after judge v7 was frozen, and round 9, after judge v8, translate_en only: -/12/6/6/4
+here, and 40 fresh Qwen prompted outputs each (``agreement_outputs_english.py``).
 Seeded. BLIND holds what a labeller reads (task, source, reference, keyword, response; no model,
 condition or judge verdict); KEY maps each case id to its origin.
 """
@@ -50,12 +50,12 @@ PLANS = {  # round: (plan per task or task family, Qwen prompted outputs added p
          "translate": {("qwen", "prompted"): 6, ("smollm2", "prompted"): 2, ("any", "steered"): 3,
                        ("any", "original"): 1},
          "summarize": {}, "keyword": {}}, 0),
-    # labelled after judge v7 (English reference coverage with WordNet synonyms) was frozen: the record's
-    # translate_en outputs of the small models and steering; its Qwen prompted ones are all labelled, so
-    # scripts/agreement_outputs_round8.py adds 40 fresh ones on extraction items
-    8: ({"translate_en": {("smollm2", "prompted"): 12, ("gemma", "prompted"): 6, ("any", "steered"): 6,
-                          ("any", "original"): 4},
-         "translate": {}, "summarize": {}, "keyword": {}}, 0),
+    # labelled after judge v7 (English reference coverage with WordNet synonyms) was frozen (9: after
+    # v8): the record's translate_en outputs of the small models and steering; its Qwen prompted ones are
+    # all labelled, so scripts/agreement_outputs_english.py adds 40 fresh ones on extraction items
+    **{r: ({"translate_en": {("smollm2", "prompted"): 12, ("gemma", "prompted"): 6, ("any", "steered"): 6,
+                             ("any", "original"): 4},
+            "translate": {}, "summarize": {}, "keyword": {}}, 0) for r in (8, 9)},
 }
 TASKS = ("translate_fr", "translate_zh", "translate_en", "summarize", "keyword:lantern")
 

@@ -49,12 +49,16 @@ def test_judge_agrees_with_hand_labels_on_the_test_part():
 
 
 def test_later_rounds_were_drawn_from_the_record_and_never_overlap_earlier_cases():
-    """Rounds 4 to 7 are real outputs of the record (scripts/agreement_outputs_record.py), each
-    leaving out what the set held before it: no task, content item, model and condition twice."""
+    """Rounds 4 to 8 are real outputs (the record's, scripts/agreement_outputs_record.py; round 8
+    also 40 fresh Qwen translations of extraction sentences), each leaving out what the set held
+    before it: no task, content item, model and condition twice. Round 8 judged judge v7 and then
+    became calibration for v8; rounds 6 and 7 stay test."""
     later = [c for c in AGREEMENT if c.get("round")]
-    assert {c["round"] for c in later} == {4, 5, 6, 7} and len(later) == 703
-    assert {c["split"] for c in later if c["round"] >= 6} == {"test"}
-    assert {c["split"] for c in later if c["round"] < 6} == {"calibration"}
+    assert {c["round"] for c in later} == {4, 5, 6, 7, 8} and len(later) == 771
+    assert {c["split"] for c in later if c["round"] in (6, 7)} == {"test"}
+    assert {c["split"] for c in later if c["round"] in (4, 5, 8)} == {"calibration"}
+    fresh = [c for c in later if c["round"] == 8 and c["content_id"] in {i.id for i in data.split("translate_en", "extraction")}]
+    assert len(fresh) == 40 and {c["origin"] for c in fresh} == {"qwen2.5-coder-0.5b-instruct/prompted"}
     keys = [(c["task"], c["content_id"], c["origin"]) for c in AGREEMENT if not c["origin"].startswith("synthetic")]
     assert not {k for k in keys if keys.count(k) > 1} & {(c["task"], c["content_id"], c["origin"]) for c in later}
 

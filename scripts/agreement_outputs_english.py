@@ -1,14 +1,15 @@
-"""Round 8 of the judge's agreement set: translate_en, drawn after judge v7 was frozen.
+"""Rounds 8 and 9 of the judge's agreement set: translate_en only, each drawn after the judge
+under test was frozen (round 8: judge v7; round 9: judge v8).
 
-    PYTHONPATH=. python scripts/agreement_outputs_round8.py BLIND.jsonl KEY.jsonl
+    PYTHONPATH=. python scripts/agreement_outputs_english.py ROUND BLIND.jsonl KEY.jsonl
 
 The record's translate_en outputs of SmolLM2, Gemma 3 and steering (``agreement_outputs_record.py``
-plan 8: 12/6/6/4), and 40 fresh Qwen2.5-Coder prompted translations: the record's Qwen prompted
-translate_en outputs (evaluation split) and the dev ones are labelled already, so these are of 40
-extraction-split sentences (seeded sample), with the evaluation's prompt (the content and the
-canonical English instruction, post), greedy, up to 128 new tokens. Extraction items carry
-references like every other item. Written WITHOUT any judge label: BLIND holds what a labeller
-reads, KEY each case's origin.
+plans 8 and 9: 12/6/6/4), and 40 fresh Qwen2.5-Coder prompted translations: the record's Qwen
+prompted translate_en outputs (evaluation split) and the dev ones are labelled already, so these are
+of 40 extraction-split sentences no earlier round used (seeded by the round), with the evaluation's
+prompt (the content and the canonical English instruction, post), greedy, up to 128 new tokens.
+Extraction items carry references like every other item. Written WITHOUT any judge label: BLIND
+holds what a labeller reads, KEY each case's origin.
 """
 import json
 import random
@@ -26,14 +27,17 @@ import agreement_outputs_record as record  # noqa: E402
 QWEN, N_FRESH, TASK = "qwen2.5-coder-0.5b-instruct", 40, "translate_en"
 
 
-def main(blind_path, key_path):
-    tmp = Path(tempfile.mkdtemp(prefix="round8-"))
-    record.main(8, tmp / "blind.jsonl", tmp / "key.jsonl")
+def main(round_, blind_path, key_path):
+    tmp = Path(tempfile.mkdtemp(prefix=f"round{round_}-"))
+    record.main(round_, tmp / "blind.jsonl", tmp / "key.jsonl")
     blind = [json.loads(line) for line in (tmp / "blind.jsonl").read_text(encoding="utf-8").splitlines()]
     keys = {k["id"]: k for k in map(json.loads, (tmp / "key.jsonl").read_text(encoding="utf-8").splitlines())}
     cases = [(b, keys[b["id"]]) for b in blind]
-    rng = random.Random(8)
-    items = rng.sample(data.split(TASK, "extraction"), N_FRESH)
+    agreement = map(json.loads, (record.ROOT / "tests/data/judge_agreement.jsonl").read_text(encoding="utf-8").splitlines())
+    used = {c["content_id"] for c in agreement if c["task"] == TASK and c.get("round", 0) < round_
+            and c["origin"] == f"{QWEN}/prompted"}
+    rng = random.Random(round_)
+    items = rng.sample([it for it in data.split(TASK, "extraction") if it.id not in used], N_FRESH)
     model = load_model(QWEN)
     prompts = data.format_prompts(model, [data.eval_prompts(TASK, it)["prompted"] for it in items])
     outputs = steering.generate(model, prompts, 128, 8)
@@ -51,4 +55,4 @@ def main(blind_path, key_path):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    main(int(sys.argv[1]), *sys.argv[2:4])
