@@ -17,11 +17,13 @@ from saif_core.text import normalise
 
 DATA = Path(__file__).parent / "data"
 AGREEMENT = [json.loads(line) for line in (DATA / "judge_agreement.jsonl").open(encoding="utf-8")]
-# Floors against regressions at what judge v5 measured on the test part: 87.0% of 370 overall
-# (round 6, labelled after v5 was frozen: 87.5% of 160; round 7, 87.5% of 72), lowest task 80%
-# (translate_en). Issue #14's goal, 90% / 85%, is not reached: chrF against one reference misses
-# one-word meaning errors ('birds' for whales, 'the park' for the square).
-MIN_TEST_AGREEMENT, MIN_TASK_AGREEMENT, MIN_ROUND_AGREEMENT = 0.86, 0.78, 0.87
+# Floors against regressions at what judge v8 measured on the test part: 87.7% of 438 overall
+# (round 9, labelled after v8 was frozen: 86.8% of 68; rounds 6 and 7: 88.7% and 90.3%), lowest
+# task 84% (translate_en). Issue #14's goal, 90% / 85%, is not reached: a one-word error the
+# reference's words and their WordNet synonyms cannot tell from a paraphrase ('an incident' for the
+# thunderstorm; 'enthusiastic' for warm), and the line between garbled partial translations and
+# unrelated text.
+MIN_TEST_AGREEMENT, MIN_TASK_AGREEMENT, MIN_ROUND_AGREEMENT = 0.87, 0.83, 0.86
 
 
 def test_agreement_set_is_large_split_and_covers_every_task_and_label():
@@ -45,20 +47,22 @@ def test_judge_agrees_with_hand_labels_on_the_test_part():
     assert test["n"] >= 120
     assert test["agreement"] >= MIN_TEST_AGREEMENT, report["text"]
     assert min(test["by_task"].values()) >= MIN_TASK_AGREEMENT, report["text"]
-    assert min(test["by_round"][6], test["by_round"][7]) >= MIN_ROUND_AGREEMENT and test["interval"][0] < test["agreement"] < test["interval"][1]
+    assert min(test["by_round"][6], test["by_round"][7], test["by_round"][9]) >= MIN_ROUND_AGREEMENT and test["interval"][0] < test["agreement"] < test["interval"][1]
 
 
 def test_later_rounds_were_drawn_from_the_record_and_never_overlap_earlier_cases():
-    """Rounds 4 to 8 are real outputs (the record's, scripts/agreement_outputs_record.py; round 8
-    also 40 fresh Qwen translations of extraction sentences), each leaving out what the set held
-    before it: no task, content item, model and condition twice. Round 8 judged judge v7 and then
-    became calibration for v8; rounds 6 and 7 stay test."""
+    """Rounds 4 to 9 are real outputs (the record's, scripts/agreement_outputs_record.py; rounds 8
+    and 9 also 40 fresh Qwen translations of extraction sentences each), each leaving out what the
+    set held before it: no task, content item, model and condition twice. Round 8 tested judge v7
+    and then became calibration for v8; rounds 6, 7 and 9 are test."""
     later = [c for c in AGREEMENT if c.get("round")]
-    assert {c["round"] for c in later} == {4, 5, 6, 7, 8} and len(later) == 771
-    assert {c["split"] for c in later if c["round"] in (6, 7)} == {"test"}
+    assert {c["round"] for c in later} == {4, 5, 6, 7, 8, 9} and len(later) == 839
+    assert {c["split"] for c in later if c["round"] in (6, 7, 9)} == {"test"}
     assert {c["split"] for c in later if c["round"] in (4, 5, 8)} == {"calibration"}
-    fresh = [c for c in later if c["round"] == 8 and c["content_id"] in {i.id for i in data.split("translate_en", "extraction")}]
-    assert len(fresh) == 40 and {c["origin"] for c in fresh} == {"qwen2.5-coder-0.5b-instruct/prompted"}
+    extraction = {i.id for i in data.split("translate_en", "extraction")}
+    for round_ in (8, 9):
+        fresh = [c for c in later if c["round"] == round_ and c["content_id"] in extraction]
+        assert len(fresh) == 40 and {c["origin"] for c in fresh} == {"qwen2.5-coder-0.5b-instruct/prompted"}
     keys = [(c["task"], c["content_id"], c["origin"]) for c in AGREEMENT if not c["origin"].startswith("synthetic")]
     assert not {k for k in keys if keys.count(k) > 1} & {(c["task"], c["content_id"], c["origin"]) for c in later}
 
