@@ -61,22 +61,22 @@ def apply_length(point):
     rubric.MIN_TRANSLATION_LENGTH = point[0]
 
 
-for target in ("fr", "zh", "en"):  # first pass: chrF thresholds at the current length floor
+def chrf_pair(target):
+    """The (loose, strict) chrF pair of ``target`` with the most calibration agreement, applied."""
     subset = [c for c in calibration if c["task"] == f"translate_{target}"]
 
-    def apply(point, target=target):
+    def apply(point):
         rubric.LOOSE_CHRF[target], rubric.STRICT_CHRF[target] = point
 
-    best([(lo, hi) for lo in grid for hi in grid if lo < hi], subset, apply)
+    return best([(lo, hi) for lo in grid for hi in grid if lo < hi], subset, apply)
+
+
+for target in ("fr", "zh", "en"):  # first pass: chrF thresholds at the current length floor
+    chrf_pair(target)
 point, hits, n = best([(x,) for x in lengths], translation, apply_length)
 print(f"translations: MIN_TRANSLATION_LENGTH {point[0]:g}: {hits}/{n} calibration cases agree")
 for target in ("fr", "zh", "en"):  # second pass at the chosen floor
-    subset = [c for c in calibration if c["task"] == f"translate_{target}"]
-
-    def apply(point, target=target):
-        rubric.LOOSE_CHRF[target], rubric.STRICT_CHRF[target] = point
-
-    point, hits, n = best([(lo, hi) for lo in grid for hi in grid if lo < hi], subset, apply)
+    point, hits, n = chrf_pair(target)
     print(f"translate_{target}: LOOSE_CHRF {point[0]:g}, STRICT_CHRF {point[1]:g}: {hits}/{n} calibration cases agree")
 
 english = [c for c in calibration if c["task"] == "translate_en"]
@@ -89,13 +89,7 @@ def apply_coverage(point):
 coverages = [x / 20 for x in range(0, 21)]  # 0, 0.05, ..., 1
 point, hits, n = best([(lo, hi) for lo in coverages for hi in coverages if lo < hi and lo <= 0.5], english, apply_coverage)
 print(f"translate_en: LOOSE_REFERENCE_COVERAGE {point[0]:g}, MIN_REFERENCE_COVERAGE {point[1]:g}: {hits}/{n} calibration cases agree")
-
-
-def apply_en(point):
-    rubric.LOOSE_CHRF["en"], rubric.STRICT_CHRF["en"] = point
-
-
-point, hits, n = best([(lo, hi) for lo in grid for hi in grid if lo < hi], english, apply_en)  # chrF again, at that coverage
+point, hits, n = chrf_pair("en")  # chrF again, at that coverage
 print(f"translate_en at that coverage: LOOSE_CHRF {point[0]:g}, STRICT_CHRF {point[1]:g}: {hits}/{n} calibration cases agree")
 subset = [c for c in calibration if c["task"] == "summarize"]
 
