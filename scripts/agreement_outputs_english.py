@@ -1,10 +1,10 @@
-"""Rounds 8 and 9 of the judge's agreement set: translate_en only, each drawn after the judge
-under test was frozen (round 8: judge v7; round 9: judge v8).
+"""Rounds 8, 9 and 10 of the judge's agreement set: translate_en only, each drawn after the judge
+under test was frozen (round 8: judge v7; rounds 9 and 10: judge v8).
 
     PYTHONPATH=. python scripts/agreement_outputs_english.py ROUND BLIND.jsonl KEY.jsonl
 
 The record's translate_en outputs of SmolLM2, Gemma 3 and steering (``agreement_outputs_record.py``
-plans 8 and 9: 12/6/6/4), and 40 fresh Qwen2.5-Coder prompted translations: the record's Qwen
+plans 8 to 10: 12/6/6/4), and 40 fresh Qwen2.5-Coder prompted translations: the record's Qwen
 prompted translate_en outputs (evaluation split) and the dev ones are labelled already, so these are
 of 40 extraction-split sentences no earlier round used (seeded by the round), with the evaluation's
 prompt (the content and the canonical English instruction, post), greedy, up to 128 new tokens.

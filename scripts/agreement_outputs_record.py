@@ -50,12 +50,12 @@ PLANS = {  # round: (plan per task or task family, Qwen prompted outputs added p
          "translate": {("qwen", "prompted"): 6, ("smollm2", "prompted"): 2, ("any", "steered"): 3,
                        ("any", "original"): 1},
          "summarize": {}, "keyword": {}}, 0),
-    # labelled after judge v7 (English reference coverage with WordNet synonyms) was frozen (9: after
-    # v8): the record's translate_en outputs of the small models and steering; its Qwen prompted ones are
-    # all labelled, so scripts/agreement_outputs_english.py adds 40 fresh ones on extraction items
+    # labelled after judge v7 (English reference coverage with WordNet synonyms) was frozen (9 and 10:
+    # after v8): the record's translate_en outputs of the small models and steering; its Qwen prompted
+    # ones are all labelled, so scripts/agreement_outputs_english.py adds 40 fresh ones on extraction items
     **{r: ({"translate_en": {("smollm2", "prompted"): 12, ("gemma", "prompted"): 6, ("any", "steered"): 6,
                              ("any", "original"): 4},
-            "translate": {}, "summarize": {}, "keyword": {}}, 0) for r in (8, 9)},
+            "translate": {}, "summarize": {}, "keyword": {}}, 0) for r in (8, 9, 10)},
 }
 TASKS = ("translate_fr", "translate_zh", "translate_en", "summarize", "keyword:lantern")
 
