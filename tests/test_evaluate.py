@@ -17,9 +17,9 @@ from saif_core.text import normalise
 
 DATA = Path(__file__).parent / "data"
 AGREEMENT = [json.loads(line) for line in (DATA / "judge_agreement.jsonl").open(encoding="utf-8")]
-# Floors against regressions at what judge v8 measured on the test part: 87.7% of 438 overall
-# (round 9, labelled after v8 was frozen: 86.8% of 68; rounds 6 and 7: 88.7% and 90.3%), lowest
-# task 84% (translate_en). Issue #14's goal, 90% / 85%, is not reached: a one-word error the
+# Floors against regressions at what judge v8 measured on the test part: 87.6% of 500 overall
+# (rounds 9 and 10, labelled after v8 was frozen: 86.8% of 68 and 87.1% of 62; rounds 6 and 7: 88.7%
+# and 90.3%), lowest task 84.7% (translate_en). Issue #14's goal, 90% / 85%, is not reached: a one-word error the
 # reference's words and their WordNet synonyms cannot tell from a paraphrase ('an incident' for the
 # thunderstorm; 'enthusiastic' for warm), and the line between garbled partial translations and
 # unrelated text.
@@ -47,23 +47,23 @@ def test_judge_agrees_with_hand_labels_on_the_test_part():
     assert test["n"] >= 120
     assert test["agreement"] >= MIN_TEST_AGREEMENT, report["text"]
     assert min(test["by_task"].values()) >= MIN_TASK_AGREEMENT, report["text"]
-    assert min(test["by_round"][6], test["by_round"][7], test["by_round"][9]) >= MIN_ROUND_AGREEMENT and test["interval"][0] < test["agreement"] < test["interval"][1]
+    assert min(test["by_round"][r] for r in (6, 7, 9, 10)) >= MIN_ROUND_AGREEMENT and test["interval"][0] < test["agreement"] < test["interval"][1]
 
 
 def test_later_rounds_were_drawn_from_the_record_and_never_overlap_earlier_cases():
-    """Rounds 4 to 9 are real outputs (the record's, scripts/agreement_outputs_record.py; rounds 8
-    and 9 also 40 fresh Qwen translations of extraction sentences each), each leaving out what the
+    """Rounds 4 to 10 are real outputs (the record's, scripts/agreement_outputs_record.py; rounds 8
+    to 10 also 40 fresh Qwen translations of extraction sentences each), each leaving out what the
     set held before it: no task, content item, model and condition twice. Round 8 tested judge v7
-    and then became calibration for v8; rounds 6, 7 and 9 are test."""
+    and then became calibration for v8; rounds 6, 7, 9 and 10 are test."""
     later = [c for c in AGREEMENT if c.get("round")]
-    assert {c["round"] for c in later} == {4, 5, 6, 7, 8, 9} and len(later) == 839
-    assert {c["split"] for c in later if c["round"] in (6, 7, 9)} == {"test"}
+    assert {c["round"] for c in later} == {4, 5, 6, 7, 8, 9, 10} and len(later) == 901
+    assert {c["split"] for c in later if c["round"] in (6, 7, 9, 10)} == {"test"}
     assert {c["split"] for c in later if c["round"] in (4, 5, 8)} == {"calibration"}
-    # the record's Qwen translate_en outputs were all labelled by round 7: rounds 8 and 9 hold 40
+    # the record's Qwen translate_en outputs were all labelled by round 7: rounds 8 to 10 hold 40
     # fresh ones each, of sentences no round used before
     fresh = {r: [c["content_id"] for c in later if c["round"] == r and c["origin"] == "qwen2.5-coder-0.5b-instruct/prompted"]
-             for r in (8, 9)}
-    assert len(fresh[8]) == len(fresh[9]) == 40 and len(set(fresh[8]) | set(fresh[9])) == 80
+             for r in (8, 9, 10)}
+    assert all(len(ids) == 40 for ids in fresh.values()) and len(set().union(*fresh.values())) == 120
     keys = [(c["task"], c["content_id"], c["origin"]) for c in AGREEMENT if not c["origin"].startswith("synthetic")]
     assert not {k for k in keys if keys.count(k) > 1} & {(c["task"], c["content_id"], c["origin"]) for c in later}
 
