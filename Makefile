@@ -63,6 +63,7 @@ doctor: setup
 saes: setup
 	$(PY) -m saif_core.train_saes --model smollm2-135m-instruct
 	$(PY) -m saif_core.train_saes --model gemma-3-270m
+	$(PY) -m saif_core.train_saes --model qwen2.5-coder-0.5b-instruct
 
 bench: setup
 	$(VENV)/bin/saif bench --json

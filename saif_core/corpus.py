@@ -38,7 +38,11 @@ PLACEMENTS = ("pre", "post")  # in this order: the seeded draws of every corpus 
 # Bump when the corpus or its split changes: shipped SAEs trained on another corpus
 # version are retrained by ``make saes`` (no --force needed, so a resumed run never
 # retrains what it already shipped).
-CORPUS_VERSION = 2
+CORPUS_VERSION = 3
+# Version 3 leaves out every content item of any task's evaluation split (``excluded_contents``),
+# in every formatting and in the committed generations, so that no evaluation sentence shapes
+# the dictionaries that select "instruction latents". Versions 1-2 held them (issue #15).
+EXCLUDES_EVALUATION_CONTENTS = True
 # Every instruction variant of every content item (20 per task): with 12 the corpus held
 # 1.84M training tokens, short of the 2M the last-layer SAEs train on.
 TASK_VARIANTS_PER_ITEM = 20
@@ -110,14 +114,35 @@ def tasks() -> list[data.Task]:
     return [data.task_template(t) for t in sorted(data.TASK_IDS)]
 
 
+def excluded_contents() -> list[str]:
+    """Content ids the corpus leaves out: every task's evaluation split (``data/splits.json``),
+    sorted. A content item shared by several tasks is left out if any of them evaluates on it."""
+    splits = data.load_splits()["tasks"]
+    return sorted({cid for t in splits.values() for cid in t.get("evaluation", [])})
+
+
+def excluded_contents_digest(ids: list[str] | None = None) -> dict:
+    """``{"n", "sha256"}`` of the excluded ids: written into every SAE's ``training_config.json``,
+    so a later change of the evaluation split shows which SAEs saw what."""
+    ids = excluded_contents() if ids is None else sorted(ids)
+    return {"n": len(ids), "sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest()}
+
+
+def _excluded_groups() -> set[str]:
+    return {f"content/{cid}" for cid in excluded_contents()}
+
+
 def task_prompts(seed: int = 0, variants_per_item: int = 6) -> list[dict]:
-    """Prompts of every task: each of its content items (``data.task_contents``) with
-    ``variants_per_item`` variants drawn at random (seeded), each in a random placement.
-    Items without a keyword are skipped for ``{keyword}`` variants."""
+    """Prompts of every task: each of its content items (``data.task_contents``, minus
+    ``excluded_contents``) with ``variants_per_item`` variants drawn at random (seeded), each
+    in a random placement. Items without a keyword are skipped for ``{keyword}`` variants."""
     rng = random.Random(seed)
     docs = []
+    excluded = set(excluded_contents())
     for task in tasks():
         for item in data.task_contents(task):
+            if item.id in excluded:
+                continue
             for v in rng.sample(task.variants, min(variants_per_item, len(task.variants))):
                 if data.KEYWORD_SLOT in v.text and not item.keyword:
                     continue
@@ -132,10 +157,11 @@ def task_prompts(seed: int = 0, variants_per_item: int = 6) -> list[dict]:
 
 
 def plain_contents() -> list[dict]:
-    """Every content item once (by text), as bare text."""
+    """Every content item once (by text), as bare text, minus ``excluded_contents``."""
     seen, docs = set(), []
+    excluded = set(excluded_contents())
     for it in data.all_contents().values():
-        if it.text in seen:
+        if it.text in seen or it.id in excluded:
             continue
         seen.add(it.text)
         docs.append({"text": it.text, "lang": it.lang or "en", "group": f"content/{it.id}",
@@ -179,7 +205,8 @@ def build_documents(model: Model, seed: int = 0) -> list[dict]:
     Generated responses are also used as contents of the task prompts (every task's
     instruction variants applied to them), next to ``data/contents``."""
     docs = []
-    gen = read_generated()
+    excluded = _excluded_groups()  # generations prompted with an evaluation content are left out
+    gen = [g for g in read_generated() if g["group"] not in excluded]
     for g in gen:
         docs.append({"text": format_doc(model, g["prompt"], g["response"]), "source": "generated",
                      "lang": g["lang"], "group": g["group"], "id": "gen/" + g["id"]})

@@ -17,6 +17,43 @@ def test_corpus_covers_the_languages_and_both_placements():
     assert len(corpus.seed_prompts()) == 20 * 5 * len(corpus.LANGS)
 
 
+def test_the_corpus_holds_no_evaluation_content_in_any_formatting(tiny_llama):
+    """Corpus v3 (#15): no content item of any task's evaluation split, nor a generation
+    prompted with one, reaches the SAE corpus, training or held-out."""
+    from saif_core import data
+
+    excluded = corpus.excluded_contents()
+    splits = data.load_splits()["tasks"]
+    assert excluded == sorted({c for t in splits.values() for c in t["evaluation"]}) and len(excluded) > 100
+    texts = [it.text for cid, it in data.all_contents().items() if cid in set(excluded)]
+    gen_prompts = [g["prompt"] for g in corpus.read_generated()]
+    assert any(t in p for t in texts for p in gen_prompts)  # the committed generations do hold some
+    docs = corpus.build_documents(tiny_llama)
+    assert not [d["id"] for d in docs if any(t in d["text"] for t in texts)]
+    assert not {f"content/{c}" for c in excluded} & {d["group"] for d in docs}
+    # the held-out part's extra task prompts too
+    _, heldout, _ = corpus.split_corpus(tiny_llama, 2000, heldout_max_docs=40)
+    assert not [d["id"] for d in heldout if any(t in d["text"] for t in texts)]
+    dig = corpus.excluded_contents_digest()
+    assert dig["n"] == len(excluded) and dig == corpus.excluded_contents_digest(list(reversed(excluded)))
+
+
+def test_every_model_plan_ships_its_last_layer_on_the_last_layer_budget():
+    from saif_core.models import get_spec
+
+    assert set(T.PLANS) == {"smollm2-135m-instruct", "gemma-3-270m", "qwen2.5-coder-0.5b-instruct"}
+    for model_id, plan in T.PLANS.items():
+        spec = get_spec(model_id)
+        rows = T.plan_for(model_id, None, None, None)
+        assert rows[0][0] == spec.last_layer  # the steering SAE comes first
+        assert all(n == T.LAST_LAYER_TOKENS for L, _, n in rows if L == spec.last_layer)
+    qwen = T.plan_for("qwen2.5-coder-0.5b-instruct", None, None, None)
+    assert len(qwen) >= 4 and {L for L, _, _ in qwen} == {5, 11, 17, 23} and {n for *_, n in qwen} == {2_000_000}
+    # Qwen starts at unit-norm decoder rows at every width; SmolLM2's 4x at sae-lens' 0.1
+    assert sae_training.sae_settings("qwen2.5-coder-0.5b-instruct", 5, 3584, 10, 896).decoder_init_norm == 1.0
+    assert sae_training.sae_settings("smollm2-135m-instruct", 5, 2304, 10, 576).decoder_init_norm == 0.1
+
+
 def test_format_doc_of_a_chat_model_is_its_template_of_both_turns(tiny_llama):
     turns = [{"role": "user", "content": "Bonjour."}, {"role": "assistant", "content": "Hello there."}]
     assert corpus.format_doc(tiny_llama, "Bonjour.", "Hello there.") == tiny_llama.tokenizer.apply_chat_template(
@@ -110,7 +147,10 @@ def test_tiny_sae_through_the_shipping_path(tmp_path, monkeypatch):
     assert all(v.dtype == torch.float16 for v in load_file(str(folder / "sae_weights.safetensors")).values())
     assert json.loads((folder / "cfg.json").read_text())["architecture"] == "jumprelu"
     # up to 8x d_model the decoder starts at sae-lens' norm; wider SAEs at WIDE_DECODER_INIT_NORM
-    assert json.loads((folder / "training_config.json").read_text())["decoder_init_norm"] == 0.1
+    tc = json.loads((folder / "training_config.json").read_text())
+    assert tc["decoder_init_norm"] == 0.1
+    assert tc["excludes_evaluation_contents"] is True and tc["corpus"]["version"] == T.CORPUS_VERSION == 3
+    assert tc["excluded_contents"] == corpus.excluded_contents_digest()
     assert (out / "heldout.jsonl").exists()
     sae = saes.load_sae(sae_id, root=out)
     assert sae.cfg.d_sae == 1152 and sae.W_enc.dtype == torch.float32
