@@ -28,7 +28,8 @@ from .experiments import ConfigError, RunConfig, eval_items, run, validate, with
 from .llm_judge import LLMJudge, LLMJudgeError, agreement_report
 from .models import DEFAULT_MODEL, ModelError, get_spec, load_model
 from .notebook_runner import numbered_notebooks, run_all
-from .saes import SAEError, check_sae_files, default_sae_id, get_sae_spec, load_sae, read_text_file, sae_metrics
+from .sae_metrics import sae_metrics
+from .saes import SAEError, check_sae_files, default_sae_id, get_sae_spec, load_sae, read_text_file
 
 
 def cmd_doctor(args) -> int:

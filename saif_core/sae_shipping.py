@@ -4,7 +4,7 @@
 ``sae_weights.safetensors`` (sae-lens' on-disk format; BatchTopK is saved by sae-lens as
 JumpReLU, Gemma Scope's inference architecture), ``training_config.json``,
 ``training_log.jsonl`` and ``metrics.json`` (held-out FVU, L0, dead fraction, CE increase
-from ``saes.sae_metrics`` on the raw activations). ``data/saes/README.md`` is rendered from
+from ``sae_metrics.sae_metrics`` on the raw activations). ``data/saes/README.md`` is rendered from
 the prose of ``data/saes/README.head.md`` and the tables of every shipped ``metrics.json``.
 
 Example:
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from . import paths, saes
+from . import paths, sae_metrics, saes
 from .corpus import CORPUS_VERSION
 from .models import DEFAULT_MODEL, SaifModel, get_spec, hook_name
 
@@ -61,7 +61,7 @@ def evaluate_shipped(model: SaifModel, folder: Path, layer: int, texts: list[str
 
     sae = SAE.load_from_disk(folder, device="cpu", dtype="float32")
     sae.eval()
-    return saes.sae_metrics(model, sae, layer, texts)
+    return sae_metrics.sae_metrics(model, sae, layer, texts)
 
 
 def write_heldout(model_id: str, heldout: list[dict], out: Path) -> Path:

@@ -27,7 +27,7 @@ from typing import NamedTuple
 
 import pandas as pd
 
-from . import data, experiments as E, features, protocol as P, quality, saes, tables
+from . import data, experiments as E, features, protocol as P, quality, sae_metrics, saes, tables
 from .config import ConfigError, RunConfig
 from .features import SelectionError
 from .models import load_model
@@ -36,15 +36,15 @@ from .models import load_model
 
 
 def steering_sae_recheck(models, n_docs: int) -> dict:
-    """``{SAE id: saes.sae_metrics}`` of each model's steering SAE, measured live on the first
+    """``{SAE id: sae_metrics.sae_metrics}`` of each model's steering SAE, measured live on the first
     ``n_docs`` documents of its held-out text (checks that the training's activation
     normalisation was folded into the saved weights: the FVU should match ``metrics.json``'s)."""
     live = {}
     for model_id in models:
         m = load_model(model_id)
         sae_id = saes.default_sae_id(model_id)
-        live[sae_id] = saes.sae_metrics(m, saes.load_sae(sae_id, model=m), saes.get_sae_spec(sae_id).layer,
-                                        tables.heldout_texts(model_id, n_docs))
+        live[sae_id] = sae_metrics.sae_metrics(m, saes.load_sae(sae_id, model=m), saes.get_sae_spec(sae_id).layer,
+                                               tables.heldout_texts(model_id, n_docs))
     return live
 
 

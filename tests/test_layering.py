@@ -13,7 +13,7 @@ RANK = {
     "data": 1,
     "assets": 2, "corpus": 2, "tl_configs": 2,
     "models": 3,
-    "saes": 4, "sae_metrics": 4,
+    "saes": 4, "sae_metrics": 4.2,
     # side branch: the SAE training pipeline, beside the steering pipeline (never imports it)
     "sae_training": 4.5, "sae_shipping": 4.5, "train_saes": 4.6,
     "features": 5,

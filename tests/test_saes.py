@@ -5,6 +5,7 @@ import json
 import pytest
 import torch
 
+from saif_core.sae_metrics import sae_metrics
 from saif_core import saes
 from saif_core.saes import SAEError
 from sae_factory import make_sae
@@ -86,7 +87,7 @@ def test_sae_of_another_model_is_refused(tmp_path, smollm):
 @pytest.mark.slow
 def test_identity_sae_metrics(tmp_path, smollm):
     sae = saes.load_sae(make_sae(tmp_path), smollm, root=tmp_path)
-    m = saes.sae_metrics(smollm, sae, 29, TEXTS)
+    m = sae_metrics(smollm, sae, 29, TEXTS)
     print(m)
     assert m["fvu"] < 1e-6
     assert abs(m["ce_increase"]) < 1e-3
@@ -112,10 +113,42 @@ def test_mean_sae_has_fvu_one_and_hurts_ce(tmp_path, smollm):
             smollm.hf(torch.tensor([smollm.encode(t)]))
     mean = torch.cat(acts).mean(0)
     sae = saes.load_sae(make_sae(tmp_path, kind="mean", mean=mean), smollm, root=tmp_path)
-    m = saes.sae_metrics(smollm, sae, 29, TEXTS)
+    m = sae_metrics(smollm, sae, 29, TEXTS)
     assert m["fvu"] == pytest.approx(1.0, abs=1e-4)
     assert m["l0"] == 0 and m["dead_fraction"] == 1.0
     assert m["ce_increase"] > 0.5
+
+
+def test_a_second_sae_on_the_same_texts_costs_one_forward_pass_per_batch(tmp_path, tiny_llama):
+    """The clean cross-entropy is computed once per model and texts: a second SAE gets the
+    same clean figures from one (spliced) pass per batch, and its own metrics are unchanged."""
+    from saif_core import sae_metrics as SM
+
+    layer = 1
+    d_in = tiny_llama.hf.config.hidden_size
+    a = saes.load_sae(make_sae(tmp_path / "a", model=tiny_llama.id, layer=layer, d_in=d_in), tiny_llama,
+                      root=tmp_path / "a")
+    b = saes.load_sae(make_sae(tmp_path / "b", model=tiny_llama.id, layer=layer, d_in=d_in, kind="mean",
+                               mean=torch.zeros(d_in)), tiny_llama, root=tmp_path / "b")
+    texts = ["one two three four five", "six seven eight", "nine ten eleven twelve thirteen"]
+    calls = []
+    hook = tiny_llama.hf.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        SM.clear_clean_ce()
+        first_a = SM.sae_metrics(tiny_llama, a, layer, texts, batch_size=2)
+        n_batches = 2
+        assert len(calls) == 2 * n_batches
+        calls.clear()
+        second_b = SM.sae_metrics(tiny_llama, b, layer, texts, batch_size=2)
+        assert len(calls) == n_batches
+        calls.clear()
+        again_a = SM.sae_metrics(tiny_llama, a, layer, texts, batch_size=2)
+        SM.clear_clean_ce()
+        alone_b = SM.sae_metrics(tiny_llama, b, layer, texts, batch_size=2)
+    finally:
+        hook.remove()
+    assert again_a == first_a and alone_b == second_b
+    assert second_b["ce_clean"] == first_a["ce_clean"] and second_b["ce_spliced"] != first_a["ce_spliced"]
 
 
 def test_read_text_file(tmp_path):

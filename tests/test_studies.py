@@ -136,7 +136,7 @@ def test_steering_sae_recheck_measures_each_model_on_its_heldout_text(sae_root, 
     monkeypatch.setattr(studies, "load_model", lambda model_id: f"model:{model_id}")
     monkeypatch.setattr(saes, "default_sae_id", lambda model_id: "toy-a/blocks.3.hook_resid_post/width_32")
     monkeypatch.setattr(saes, "load_sae", lambda sae_id, model=None: f"sae:{sae_id}")
-    monkeypatch.setattr(saes, "sae_metrics", lambda m, sae, layer, texts: seen.append((m, sae, layer, texts)) or {"fvu": 0.1})
+    monkeypatch.setattr(studies.sae_metrics, "sae_metrics", lambda m, sae, layer, texts: seen.append((m, sae, layer, texts)) or {"fvu": 0.1})
     live = studies.steering_sae_recheck(["toy-a"], 2)
     assert live == {"toy-a/blocks.3.hook_resid_post/width_32": {"fvu": 0.1}}
     assert seen == [("model:toy-a", "sae:toy-a/blocks.3.hook_resid_post/width_32", 3, ["doc 0", "doc 1"])]
