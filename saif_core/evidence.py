@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 
 from . import data, experiments as E, features, protocol as P, proximity, saes
+from .protocol import fit_k  # re-exported: the steering notebooks and the headline choice share one rule
 from .claims import claim_row
 from .config import RunConfig, validate
 from .models import get_spec
@@ -64,22 +65,6 @@ def arm_rows(summary: dict, arm: str, **columns) -> list[dict]:
              "condition": c, "alpha": cfg["alpha"], "k": cfg["k"], "vector": cfg["vector"], "n": summary[c]["n"],
              "strict": summary[c]["strict"], "strict_ci": summary[c]["strict_ci"], "loose": summary[c]["loose"],
              "loose_ci": summary[c]["loose_ci"]} for c in cfg["conditions"]]
-
-
-def fit_k(cfg: RunConfig, notes: list) -> RunConfig:
-    """``cfg`` with k lowered to the latents that pass the selection rule when fewer than k pass,
-    and a note saying so (a vector kind without selection is returned as is)."""
-    if cfg.vector not in ("saif", "single_latent"):
-        return cfg
-    n = E.passing_latents(cfg)
-    if n == 0:
-        raise features.SelectionError(f"{cfg.model} / {cfg.task}: no latent passes the selection rule (min_prob "
-                                      f"{cfg.min_prob}). Fix: lower min_prob or use more pairs.")
-    if n < cfg.k:
-        notes.append(f"{cfg.model} / {cfg.task}: only {n} latents pass the selection rule (min_prob {cfg.min_prob}); "
-                     f"k lowered from {cfg.k} to {n}")
-        return cfg.replace(k=n)
-    return cfg
 
 
 def _tuned(cfg: RunConfig, notes: list, n_dev, scales, dev: list | None = None, **label) -> P.Tuned:

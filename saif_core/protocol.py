@@ -126,21 +126,40 @@ def outcomes(cfg: RunConfig, condition: str = "steered", measure: str = "strict"
     return np.array([labels[it.id] in ok for it in items], dtype=float)
 
 
+def fit_k(cfg: RunConfig, notes: list) -> RunConfig:
+    """``cfg`` with k lowered to the latents that pass the selection rule when fewer than k pass,
+    and a note saying so (a vector kind without selection is returned as is)."""
+    if cfg.vector not in ("saif", "single_latent"):
+        return cfg
+    n = E.passing_latents(cfg)
+    if n == 0:
+        raise features.SelectionError(f"{cfg.model} / {cfg.task}: no latent passes the selection rule (min_prob "
+                                      f"{cfg.min_prob}). Fix: lower min_prob or use more pairs.")
+    if n < cfg.k:
+        notes.append(f"{cfg.model} / {cfg.task}: only {n} latents pass the selection rule (min_prob {cfg.min_prob}); "
+                     f"k lowered from {cfg.k} to {n}")
+        return cfg.replace(k=n)
+    return cfg
+
+
 def headline_model(models, task: str = "translate_fr", n_dev: int | None = None, **changes) -> tuple[str, list]:
     """The model of the headline notebooks, chosen on the dev split: among ``models`` with a
     steering SAE, the one whose **prompted** strict accuracy on ``task`` is highest (then loose,
     then the order given): steering is judged on a model that can follow the instruction when it
-    is written out. Returns ``(model, rows)``, a row per model (``skipped`` says why one was not measured)."""
+    is written out. Returns ``(model, rows)``, a row per model (``skipped`` says why one was not
+    measured: no steering SAE, or no latent passing the selection rule)."""
     from .saes import SAEError, default_sae_id
 
     rows = []
     for m in models:
         try:
             default_sae_id(m)
-        except SAEError as err:
+            # the run builds its vector too: from the latents that pass when fewer than k do
+            cfg = fit_k(arm(m, task, eval_split="dev", n_eval=n_dev, conditions=("prompted",), **changes), [])
+        except (SAEError, features.SelectionError) as err:
             rows.append({"model": m, "skipped": str(err).split(". Fix")[0]})
             continue
-        s = E.run(arm(m, task, eval_split="dev", n_eval=n_dev, conditions=("prompted",), **changes), progress=False)
+        s = E.run(cfg, progress=False)
         rows.append({"model": m, "n": s["n"], "strict": s["prompted"]["strict"], "loose": s["prompted"]["loose"]})
     measured = [r for r in rows if "skipped" not in r]
     if not measured:

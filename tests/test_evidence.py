@@ -123,3 +123,4 @@ def test_fit_k_says_when_no_latent_passes(env, monkeypatch):
     notes = []
     monkeypatch.setattr(E, "passing_latents", lambda c: 3)
     assert EV.fit_k(cfg, notes).k == 3 and "k lowered from 8 to 3" in notes[0]
+    assert EV.fit_k is protocol.fit_k  # one rule for the steering notebooks and the headline choice

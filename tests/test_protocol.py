@@ -85,5 +85,19 @@ def test_the_headline_model_is_chosen_on_prompted_dev_accuracy(tiny_env, monkeyp
 
     monkeypatch.setattr(saes, "default_sae_id", default_sae_id)
     monkeypatch.setattr(protocol, "arm", lambda m, task, **kw: type("C", (), {"model": m})())
+    # the run builds its vector from the latents that pass; a model with none is skipped
+    from saif_core import features
+
+    no_latents = set()
+
+    def fit_k(cfg, notes):
+        if cfg.model in no_latents:
+            raise features.SelectionError(f"{cfg.model} / translate_fr: no latent passes the selection rule. Fix: x")
+        return cfg
+
+    monkeypatch.setattr(protocol, "fit_k", fit_k)
     model, rows = protocol.headline_model(["a", "b", "c", "d"])
     assert model == "c" and rows[-1] == {"model": "d", "skipped": "no SAE for d"}
+    no_latents.add("c")
+    model, rows = protocol.headline_model(["a", "b", "c"])
+    assert model == "b" and rows[-1] == {"model": "c", "skipped": "c / translate_fr: no latent passes the selection rule"}
