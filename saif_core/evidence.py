@@ -35,7 +35,7 @@ from .protocol import fit_k  # re-exported: the steering notebooks and the headl
 from .claims import claim_row
 from .config import RunConfig, validate
 from .models import get_spec
-from .verdicts import Verdict, above, equivalence, exceeds_null, pooled, superiority
+from .verdicts import Verdict, above, equivalence, every, exceeds_null, pooled, superiority
 
 
 class Evidence(NamedTuple):
@@ -172,8 +172,12 @@ def steered_above(model: str, task: str = "translate_fr", threshold: float = 0.3
 def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = None, scales=P.SCALES, **changes) -> Evidence:
     """Per model and task: original, prompted, SAIF from post pairs and SAIF from pre pairs, each
     vector's strength chosen on dev. Claims per model, pooled over the tasks: steering beats the
-    original (strict), post beats pre (strict), steered LA close to prompted LA (equivalence)."""
+    original (strict), post beats pre (strict), steered LA close to prompted LA (equivalence).
+    A base model (``ModelSpec.chat`` False) is a contrast (its rows say so); with two or more
+    instruction-tuned models, the size claim: SAIF steers at every instruction-tuned size
+    (``verdicts.every`` over their "steers" verdicts)."""
     rows, claims_, notes, dev = [], [], [], []
+    steers = {}
     for model in models:
         try:
             saes.default_sae_id(model)
@@ -193,6 +197,7 @@ def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = N
             got["prompted_loose"].append(P.outcomes(post.cfg, "prompted", "loose"))
         pool = {k: pooled(*v) for k, v in got.items()}
         where = f"{len(tasks)} tasks pooled"
+        role = {} if get_spec(model).chat else {"role": "base-model contrast"}
         for cid, v in [
             ("steers", superiority(f"SAIF steers: steered SA above the original ({where})", pool["steered"], pool["original"],
                                    names=("steered", "original"))),
@@ -201,7 +206,12 @@ def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = N
             ("close_to_prompting", equivalence(f"steered LA close to prompting ({where})", pool["steered_loose"],
                                                pool["prompted_loose"], names=("steered", "prompted"))),
         ]:
-            claims_.append(claim_row(v, cid, model, "05_tasks_models", tasks=list(tasks)))
+            claims_.append(claim_row(v, cid, model, "05_tasks_models", tasks=list(tasks), **role))
+            if cid == "steers" and not role:
+                steers[model] = v
+    if len(steers) >= 2:
+        v = every(f"SAIF steers at every instruction-tuned size ({', '.join(steers)}; {where})", steers)
+        claims_.append(claim_row(v, "steers_every_size", " + ".join(steers), "05_tasks_models", tasks=list(tasks)))
     return Evidence(pd.DataFrame(rows), claims_, notes, pd.DataFrame(dev))
 
 

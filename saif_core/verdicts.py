@@ -10,6 +10,7 @@ the test's name and its p-value):
 | A beats B | ``superiority`` | exact McNemar p < ``LEVEL`` and A > B | the 95% interval of A - B lies below ``MARGIN`` (an advantage of ``MARGIN`` or more is excluded) |
 | A close to B | ``equivalence`` | the 90% interval of A - B lies inside (-m, m) (TOST at ``LEVEL``) | the 95% interval lies wholly outside [-m, m] |
 | rate above t | ``above`` | exact binomial test, greater than t, p < ``LEVEL`` | exact binomial test, less than t, p < ``LEVEL`` |
+| it holds on every member | ``every`` | it holds on each (intersection-union; p is the largest) | it is contradicted on one |
 | score beats a null | ``exceeds_null`` | empirical p (share of null draws >= the score) < ``LEVEL`` | the score is at or below the null's median |
 
 Anything else is ``inconclusive``: the data allow both. Intervals of paired differences are
@@ -196,6 +197,28 @@ def exceeds_null(claim: str, score: float, null) -> Verdict:
     return Verdict(claim, verdict, int(null.size), float(score - null.mean()), (float(score - hi), float(score - lo)),
                    f"empirical p against {null.size} null draws (share at or above the score); contradicted if at or below the null's median",
                    p, {"score": float(score), "null_mean": float(null.mean()), "null_median": float(np.median(null))})
+
+
+def every(claim: str, verdicts: dict) -> Verdict:
+    """One claim over several members (e.g. "SAIF steers at every instruction-tuned size" over
+    the models): an intersection-union test. It holds only if it holds on each member (its p is
+    the largest member p), is contradicted if one member contradicts it, and is otherwise
+    inconclusive; its n, effect and interval are those of the weakest member (lowest effect).
+    ``verdicts``: {member name: Verdict}."""
+    if not verdicts:
+        raise ValueError(f"{claim}: no member verdicts. Fix: pass at least one {{name: Verdict}}.")
+    vs = list(verdicts.values())
+    verdict = ("holds" if all(v.verdict == "holds" for v in vs)
+               else "contradicted" if any(v.verdict == "contradicted" for v in vs) else "inconclusive")
+    weakest_name, weakest = min(verdicts.items(), key=lambda kv: kv[1].effect)
+    ps = [v.p for v in vs]
+    p = None if any(x is None for x in ps) else max(ps)
+    return Verdict(claim, verdict, weakest.n, weakest.effect, weakest.interval,
+                   f"intersection-union over {', '.join(verdicts)}: holds if it holds on each (p the largest), "
+                   f"contradicted if one contradicts it; effect and interval of the weakest ({weakest_name}); "
+                   + weakest.test.split(";")[0],
+                   p, {name: {"verdict": v.verdict, "effect": round(v.effect, 4), "p": v.p} for name, v in verdicts.items()},
+                   weakest.note)
 
 
 def pooled(*outcome_lists) -> np.ndarray:

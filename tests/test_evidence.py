@@ -3,6 +3,7 @@ size: the arms run, the comparisons are paired on the same items, every claim ro
 and nothing reduced is left unsaid."""
 import shutil
 
+import numpy as np
 import pytest
 
 from saif_core import claims, data, evidence as EV, protocol
@@ -124,3 +125,31 @@ def test_fit_k_says_when_no_latent_passes(env, monkeypatch):
     monkeypatch.setattr(E, "passing_latents", lambda c: 3)
     assert EV.fit_k(cfg, notes).k == 3 and "k lowered from 8 to 3" in notes[0]
     assert EV.fit_k is protocol.fit_k  # one rule for the steering notebooks and the headline choice
+
+
+def test_tasks_models_size_claim_over_instruction_tuned_models_and_the_base_contrast(monkeypatch):
+    """Two instruction-tuned models give the size claim (every's intersection-union); a base
+    model's claims say it is the contrast and it is left out of the size claim."""
+    from types import SimpleNamespace
+
+    from saif_core import protocol as P, saes
+
+    hits = {"chat-a": 40, "chat-b": 30, "base-c": 0}
+    monkeypatch.setattr(saes, "default_sae_id", lambda m: f"{m}/sae")
+    monkeypatch.setattr(EV, "get_spec", lambda m: SimpleNamespace(chat=not m.startswith("base")))
+    monkeypatch.setattr(EV, "_tuned", lambda cfg, *a, **kw: SimpleNamespace(cfg=cfg, scale=1.0))
+    monkeypatch.setattr(P, "arm", lambda model, task, **kw: SimpleNamespace(model=model, task=task, **kw))
+    monkeypatch.setattr(P, "evaluate", lambda cfg, conditions=("steered",): {})
+    monkeypatch.setattr(EV, "arm_rows", lambda summary, arm, **kw: [])
+
+    def outcomes(cfg, condition="steered", measure="strict"):
+        n = hits[cfg.model] if condition == "steered" else 2
+        return np.r_[np.ones(n), np.zeros(100 - n)]
+
+    monkeypatch.setattr(P, "outcomes", outcomes)
+    ev = EV.tasks_models(["chat-a", "chat-b", "base-c"], ["translate_fr"])
+    size = [r for r in ev.claims if r["id"] == "steers_every_size"]
+    assert len(size) == 1 and size[0]["model"] == "chat-a + chat-b" and size[0]["verdict"] == "holds"
+    assert size[0]["effect"] == pytest.approx(0.28)  # the weaker model's gain
+    assert {r.get("role") for r in ev.claims if r["model"] == "base-c"} == {"base-model contrast"}
+    assert not any(r.get("role") for r in ev.claims if r["model"] != "base-c")

@@ -118,3 +118,19 @@ def test_verdict_rows_are_json_ready():
 def test_rate_is_wilson():
     r = V.rate(8, 10)
     assert r["interval"] == [0.4902, 0.9433] and r["rate"] == 0.8
+
+
+def test_every_is_an_intersection_union_over_its_members():
+    superiority = V.superiority
+    strong = superiority("s", [1] * 40 + [0] * 60, [1] * 5 + [0] * 95)
+    weak = superiority("w", [1] * 8 + [0] * 92, [1] * 5 + [0] * 95)
+    floor = superiority("f", [0] * 100, [0] * 100)
+    assert strong.verdict == "holds" and weak.verdict == "inconclusive" and floor.verdict == "contradicted"
+    both = V.every("steers at every size", {"a": strong, "b": strong})
+    assert both.verdict == "holds" and both.p == strong.p
+    mixed = V.every("steers at every size", {"a": strong, "b": weak})
+    assert mixed.verdict == "inconclusive" and (mixed.effect, mixed.interval) == (weak.effect, weak.interval)
+    assert "weakest (b)" in mixed.test and mixed.arms["a"]["verdict"] == "holds"
+    assert V.every("x", {"a": strong, "b": floor}).verdict == "contradicted"
+    with pytest.raises(ValueError, match="no member verdicts"):
+        V.every("x", {})
