@@ -176,7 +176,8 @@ def test_plan_status_lists_missing_and_stale_saes(tmp_path):
     folder.mkdir(parents=True)
     (folder / "metrics.json").write_text('{"corpus_version": 1}')
     status = T.plan_status(tmp_path)
-    assert "Not trained yet: `smollm2-135m-instruct/blocks.29.hook_resid_post/width_4608`" in status
+    assert "Not trained yet: `smollm2-135m-instruct/blocks.29.hook_resid_post/width_2304`" in status
+    assert "`qwen2.5-coder-0.5b-instruct/blocks.23.hook_resid_post/width_3584`" in status
     assert "older corpus version" in status and "`gemma-3-270m/blocks.17.hook_resid_post/width_5120`" in status
     (folder / "metrics.json").write_text(f'{{"corpus_version": {T.CORPUS_VERSION}}}')
     assert "gemma-3-270m" not in T.plan_status(tmp_path).split("Dead fractions")[0]
