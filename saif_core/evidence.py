@@ -248,14 +248,19 @@ def layer_sweep(model: str, task: str, width: int, layers=None, n_dev: int | Non
 def width_sweep(model: str, task: str, layer: int, n_dev: int | None = None, n_eval: int | None = None,
                 scales=P.SCALES, **changes) -> Evidence:
     """SAIF with each SAE width at ``layer``, each width's strength chosen on dev; per width the
-    claim that it steers (steered SA above the original)."""
-    notes, rows, claims_, dev = [], [], [], []
+    claim that it steers (steered SA above the original), and with two widths or more, that it
+    steers with every width (``verdicts.every``)."""
+    notes, rows, claims_, dev, widths = [], [], [], [], {}
     for spec in sorted((s for s in saes.saes_of(model) if s.layer == layer), key=lambda s: s.d_sae):
         t = _tuned(P.arm(model, task, sae=spec.id, n_eval=n_eval, **changes), notes, n_dev, scales, dev, d_sae=spec.d_sae)
         rows += arm_rows(P.evaluate(t.cfg, ("original", "steered")), f"width {spec.d_sae}", d_sae=spec.d_sae, scale=t.scale)
         v = superiority(f"SAIF steers with a {spec.d_sae}-latent SAE (steered SA above the original)",
                         P.outcomes(t.cfg), P.outcomes(t.cfg, "original"), names=("steered", "original"))
         claims_.append(claim_row(v, f"steers_width_{spec.d_sae}", model, "07_sae_width", task=task))
+        widths[f"width {spec.d_sae}"] = v
+    if len(widths) >= 2:  # the paper's "scales across SAE sizes": it steers with each width
+        v = every(f"SAIF steers with every SAE width at layer {layer} ({', '.join(widths)})", widths)
+        claims_.append(claim_row(v, "steers_every_width", model, "07_sae_width", task=task))
     return Evidence(pd.DataFrame(rows), claims_, notes, pd.DataFrame(dev))
 
 

@@ -319,12 +319,16 @@ def records(cfg: RunConfig, root: Path | None = None) -> list[dict]:
 
 # ---------------------------------------------------------------- profiles and sweeps
 
-PROFILES = {"embedded": ("smollm2-135m-instruct", "gemma-3-270m"), "paper": ("gemma-2-2b-it", "gemma-2-9b-it")}
+# SmolLM2 stays first (the default model); Qwen2.5-Coder is the larger instruction-tuned model,
+# Gemma 3 270M the base-model contrast (issue #15)
+PROFILES = {"embedded": ("smollm2-135m-instruct", "qwen2.5-coder-0.5b-instruct", "gemma-3-270m"),
+            "paper": ("gemma-2-2b-it", "gemma-2-9b-it")}
 
 
 def profile_models(profile: str) -> tuple[str, ...]:
     """The models of a profile: ``embedded`` (offline, this project's SAEs; the paper's two
-    sizes become SmolLM2-135M and Gemma 3 270M) or ``paper`` (Gemma-2-2b/9b-it with Gemma
+    instruction-tuned sizes become SmolLM2-135M and Qwen2.5-Coder-0.5B, with Gemma 3 270M, a base
+    model, as the contrast) or ``paper`` (Gemma-2-2b/9b-it with Gemma
     Scope, hub access needed: fails within seconds, with the fix, when it cannot be had)."""
     if profile not in PROFILES:
         raise ConfigError(f"profile={profile!r} is not one of {tuple(PROFILES)}")

@@ -166,6 +166,25 @@ def placement_bars(df):
     return fig
 
 
+def placement_intervals(rows, title: str = ""):
+    """Fig. 2 under the protocol: per statistic (strength, stability, probability), the mean over
+    each placement's own top-k latents with its 95% bootstrap interval (``rows``: columns
+    statistic, placement, value, low, high; ``evidence.placement_statistics``)."""
+    stats = list(dict.fromkeys(rows["statistic"]))
+    fig, axes = plt.subplots(1, len(stats), figsize=(3.6 * len(stats), 3.2))
+    for ax, stat in zip(axes, stats):
+        sub = rows[rows.statistic == stat].set_index("placement").reindex(["post", "pre"])
+        colors = ["#dd8452", "#4c72b0"]
+        ax.bar([0, 1], sub["value"], 0.6, color=colors)
+        ax.errorbar([0, 1], sub["value"], yerr=[sub["value"] - sub["low"], sub["high"] - sub["value"]], fmt="none",
+                    color="k", lw=0.8, capsize=3)
+        ax.set_xticks([0, 1], ["post", "pre"])
+        ax.set(title=stat, xlabel="instruction")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
 def accuracy_curve(df, x: str, xlabel: str | None = None, ax=None, conditions=("steered",), reference=None,
                    logx: bool = False):
     """SA (solid) and LA (dashed) against ``x``, one colour per condition, with the
@@ -305,6 +324,20 @@ def language_examples(by, examples, title: str, conditions=("original", "prompte
         text.text(0.01, y, block, va="top", fontsize=8, family=MONO,
                   color={"strict": "#2a7a2a", "loose": "#a06000", "fail": "#a02020"}[r["label"]])
         y -= 1.0 / max(1, len(examples))
+    return fig
+
+
+def arms_by_model(rows, title: str = ""):
+    """SA (solid, 95% CI) and LA (light) of each steered arm, a panel per model (``rows``: an
+    ``evidence`` table: columns model, arm, condition, strict, loose, strict_ci)."""
+    steered = rows[rows.condition == "steered"]
+    models = list(dict.fromkeys(steered.model))
+    fig, axes = plt.subplots(1, max(1, len(models)), figsize=(4.5 * max(1, len(models)), 3.4), squeeze=False)
+    for ax, m in zip(axes[0], models):
+        sa_la_bars(steered[steered.model == m], "arm", ax=ax, ci=True)
+        ax.set_title(m, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
     return fig
 
 

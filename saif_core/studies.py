@@ -30,7 +30,7 @@ import pandas as pd
 from . import data, experiments as E, features, protocol as P, quality, sae_metrics, saes, tables
 from .config import ConfigError, RunConfig
 from .features import SelectionError
-from .models import load_model
+from .models import get_spec, load_model
 
 # ---------------------------------------------------------------- SAEs: live check (00), per layer and width (06, 07)
 
@@ -58,6 +58,17 @@ def layer_with_most_widths(model_id: str) -> int:
     """The layer of ``model_id`` with SAEs of the most widths (ties: the deepest)."""
     count = collections.Counter(s.layer for s in saes.saes_of(model_id))
     return max(count, key=lambda L: (count[L], L))
+
+
+def sweep_width(model_id: str) -> int | None:
+    """The narrowest SAE width of ``model_id`` at its last layer that at least one earlier layer
+    also has (the layer sweep's equal width), or None when there is none."""
+    specs = saes.saes_of(model_id)
+    last = get_spec(model_id).last_layer
+    for w in sorted({s.d_sae for s in specs if s.layer == last}):
+        if any(s.d_sae == w and s.layer != last for s in specs):
+            return w
+    return None
 
 
 def saes_at_layer(model_id: str, layer: int) -> list[saes.SAESpec]:
@@ -227,13 +238,14 @@ LATENT_STATS = ("strength", "stability", "probability", "sensitivity")
 
 
 def latent_lens(model: str, tasks, k: int, n_extract: int, seed: int, top_tokens: int, sae: str | None = None,
-                vector: bool = True, digits: int = 2) -> pd.DataFrame:
+                vector: bool = True, digits: int = 2, **changes) -> pd.DataFrame:
     """Each task's selected latents: their statistics (to ``digits``) and the ``top_tokens``
     tokens their decoder directions promote (logit lens); with ``vector``, a row with latent
-    "vector" after each task's latents, for the whole steering vector."""
+    "vector" after each task's latents, for the whole steering vector. ``changes``: other run
+    settings (e.g. ``weighting``, ``min_prob``: the protocol's)."""
     rows = []
     for task in tasks:
-        cfg = E.validate(RunConfig(model=model, sae=sae, task=task, k=k, n_extract=n_extract, seed=seed))
+        cfg = E.validate(RunConfig(model=model, sae=sae, task=task, k=k, n_extract=n_extract, seed=seed).replace(**changes))
         m, S = E.load_cached(cfg.model, cfg.sae)
         sv, table = E.build_vector(cfg, m, S)
         tops = features.latent_top_tokens(m, S, sv.latents, top_tokens)

@@ -146,25 +146,33 @@ def variant_examples(tasks, every: int = 4) -> pd.DataFrame:
 ACCURACY_COLUMNS = ["model", "sae", "task", "placement", "k", "alpha", "condition", "n", "SA", "LA"]
 
 
-def stored_accuracy(k: int, root: Path | None = None) -> pd.DataFrame:
+def stored_accuracy(k: int, root: Path | None = None, unit_norm: bool = False) -> pd.DataFrame:
     """SA / LA (to 0.01) of every SAIF run with ``k`` latents in the results store (``root``;
     None: ``paths.results_root()``), evaluation split, unnormalised vector: one row per condition, the
     last run (in folder order) of each (model, SAE, task, placement, alpha, condition, n): runs on
     different numbers of items are different measurements and both stay. Sorted by every column
-    but SA and LA, so the table does not depend on the order of the run folders."""
+    but SA and LA, so the table does not depend on the order of the run folders. With
+    ``unit_norm``, the protocol's runs (unit-norm vector at a strength) instead, with their
+    vector weighting in a column."""
     rows = []
     for path in sorted((root or paths.results_root()).glob("*/summary.json")):
         s = store.read_json(path)
         if s is None:  # damaged: its run rewrites it
             continue
         c = s["config"]
-        if c["eval_split"] != "evaluation" or c["vector"] != "saif" or c["normalize"]:
+        if c["eval_split"] != "evaluation" or c["vector"] != "saif" or bool(c["normalize"]) != unit_norm:
             continue
+        extra = {"weighting": c.get("weighting", "strength")} if unit_norm else {}
         for cond in c["conditions"]:
             rows.append({"model": c["model"], "sae": c["sae"].split("/", 1)[-1], "task": c["task"],
-                         "placement": c["placement"], "k": c["k"], "alpha": c["alpha"], "condition": cond,
+                         "placement": c["placement"], "k": c["k"], **extra, "alpha": c["alpha"], "condition": cond,
                          "n": s[cond]["n"], "SA": round(s[cond]["strict"], 2), "LA": round(s[cond]["loose"], 2)})
-    acc = pd.DataFrame(rows, columns=ACCURACY_COLUMNS)
-    return (acc[acc.k == k].drop_duplicates(["model", "sae", "task", "placement", "alpha", "condition", "n"], keep="last")
-            .sort_values(["model", "sae", "task", "placement", "condition", "alpha", "n"], kind="stable")
+    cols = list(ACCURACY_COLUMNS)
+    if unit_norm:
+        cols.insert(cols.index("alpha"), "weighting")
+    key = [c for c in cols if c not in ("SA", "LA", "k")]
+    acc = pd.DataFrame(rows, columns=cols)
+    order = ["model", "sae", "task", "placement"] + (["weighting"] if unit_norm else []) + ["condition", "alpha", "n"]
+    return (acc[acc.k == k].drop_duplicates(key, keep="last")
+            .sort_values(order, kind="stable")
             .reset_index(drop=True))

@@ -99,7 +99,9 @@ def test_width_sweep_tests_each_width(env, tmp_path, monkeypatch):
     make_sae(root, model="tiny-llama", layer=1, d_in=64, kind="jumprelu", d_sae=512)
     monkeypatch.setenv("SAIF_SAES", str(root))
     ev = check(EV.width_sweep("tiny-llama", "translate_fr", layer=1, **SMOKE), "07_sae_width")
-    assert [r["id"] for r in ev.claims] == ["steers_width_128", "steers_width_512"]
+    assert [r["id"] for r in ev.claims] == ["steers_width_128", "steers_width_512", "steers_every_width"]
+    every = ev.claims[-1]
+    assert every["n"] == 3 and set(every["arms"]) == {"width 128", "width 512"}
     assert sorted(set(ev.rows.d_sae)) == [128, 512]
 
 

@@ -365,6 +365,10 @@ def test_stored_accuracy_keeps_the_last_saif_run_of_each_cell(tmp_path):
     assert acc.sae.tolist()[0] == "blocks.23.hook_resid_post/width_2304"
     assert tables.stored_accuracy(4, tmp_path).shape[0] == 1
     assert tables.stored_accuracy(8, tmp_path / "empty").empty
+    # the protocol's runs (unit-norm vectors) instead, with their weighting
+    unit = tables.stored_accuracy(8, tmp_path, unit_norm=True)
+    assert unit.shape[0] == 1 and unit.weighting.tolist() == ["strength"]
+    assert list(unit.columns) == [c for c in tables.ACCURACY_COLUMNS if c != "alpha"][:5] + ["weighting", "alpha"] + ["condition", "n", "SA", "LA"]
 
 
 # ---------------------------------------------------------------- baselines (10)
@@ -382,6 +386,31 @@ def test_baselines_choose_each_scale_on_dev_then_share_the_items(fake_runs):
 
 
 # ---------------------------------------------------------------- figures
+
+
+def test_sweep_width_is_the_last_layers_narrowest_width_an_earlier_layer_shares(sae_root, monkeypatch):
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(studies, "get_spec", lambda m: SimpleNamespace(last_layer={"toy-a": 5, "toy-b": 1}[m]))
+    write_sae(sae_root, "toy-a", 5, 128)
+    assert studies.sweep_width("toy-a") == 128  # layer 5 has 64 and 128; only 128 is at an earlier layer too
+    assert studies.sweep_width("toy-b") is None  # one layer only
+
+
+def test_placement_intervals_draws_a_panel_per_statistic():
+    rows = pd.DataFrame([{"statistic": s, "placement": p, "value": v, "low": v - 0.1, "high": v + 0.1}
+                         for s in ("strength", "stability", "probability") for p, v in (("post", 0.8), ("pre", 0.5))])
+    fig = plots.placement_intervals(rows, "t")
+    assert [ax.get_title() for ax in fig.axes] == ["strength", "stability", "probability"]
+    plt.close(fig)
+
+
+def test_arms_by_model_draws_a_panel_per_model_of_the_steered_arms():
+    rows = pd.DataFrame([{"model": m, "arm": a, "condition": c, "strict": 0.2, "loose": 0.5, "strict_ci": [0.1, 0.3]}
+                         for m in ("a", "b") for a, c in (("layer 5", "steered"), ("original", "original"))])
+    fig = plots.arms_by_model(rows, "t")
+    assert [ax.get_title() for ax in fig.axes] == ["a", "b"] and len(fig.axes[0].patches) == 2  # SA and LA of one arm
+    plt.close(fig)
 
 
 def test_sa_la_bars_draws_la_behind_sa():
