@@ -66,3 +66,10 @@ def test_a_rebuild_is_identical_and_the_cli_refuses_unknown_names(built, tmp_pat
     with pytest.raises(SystemExit):
         B.main(["--out", str(tmp_path), "99_nope"])
     assert "unknown notebooks ['99_nope']" in capsys.readouterr().err
+
+
+def test_the_staged_runner_stops_at_its_time_of_day():
+    spec = importlib.util.spec_from_file_location("run_staged_series", paths.REPO / "scripts" / "run_staged_series.py")
+    R = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(R)
+    assert R.past("00:00") is True and R.past(None) is False
