@@ -330,6 +330,11 @@ def language_examples(by, examples, title: str, conditions=("original", "prompte
 def arms_by_model(rows, title: str = ""):
     """SA (solid, 95% CI) and LA (light) of each steered arm, a panel per model (``rows``: an
     ``evidence`` table: columns model, arm, condition, strict, loose, strict_ci)."""
+    if rows.empty:  # e.g. no model had SAEs to sweep: say so in the figure
+        fig, ax = plt.subplots(figsize=(4.5, 1.5))
+        ax.set_axis_off()
+        ax.text(0.5, 0.5, "no arm was measured", ha="center", va="center")
+        return fig
     steered = rows[rows.condition == "steered"]
     models = list(dict.fromkeys(steered.model))
     fig, axes = plt.subplots(1, max(1, len(models)), figsize=(4.5 * max(1, len(models)), 3.4), squeeze=False)

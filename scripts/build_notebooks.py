@@ -39,7 +39,7 @@ COMMON_PARAMS = ('profile = "embedded"\n'
                  'models = None            # None: the profile\'s models\n')
 PROTOCOL_PARAMS = ('n_dev = None             # None: the whole dev split (a number: smoke runs only)\n'
                    'n_eval = None            # None: the whole evaluation split (a number: smoke runs only)\n'
-                   'scales = list(P.SCALES)  # strengths tried on dev, x the residual norm at the layer\n')
+                   'scales = None            # None: the protocol\'s strengths tried on dev (x the residual norm at the layer)\n')
 
 
 def nb_02() -> list:
@@ -74,7 +74,7 @@ def nb_02() -> list:
         ("code", 'fig = plots.placement_intervals(ev.rows, f"{task}, {model}: post vs pre (95% bootstrap intervals)")'),
         ("md", "## Verdict\nPer statistic: holds if the 95% interval of post minus pre is above 0, contradicted if below."),
         ("check", VERDICT.format(title="02: post vs pre") + "\n"
-                  'plots.save_figure(fig, figure, {"claims": ev.claims, "model": model, "task": task, "headline_choice": choice})'),
+                  '_ = plots.save_figure(fig, figure, {"claims": ev.claims, "model": model, "task": task, "headline_choice": choice})'),
     ]
 
 
@@ -88,14 +88,14 @@ def nb_03() -> list:
         ("params", COMMON_PARAMS + 'model = None             # None: the headline model (02)\n'
                    'task = "translate_fr"\nks = [1, 2, 4, 8, 12, 16]\n' + PROTOCOL_PARAMS),
         ("code", IMPORTS.format(name="03_topk") + "\n" + HEADLINE),
-        ("code", "ev = EV.k_sweep(model, task, ks=ks, n_dev=n_dev, n_eval=n_eval, scales=scales)\n" + SHOW),
+        ("code", "ev = EV.k_sweep(model, task, ks=ks, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES)\n" + SHOW),
         ("md", DEV),
         ("code", "ev.dev.round(3)"),
         ("code", "fig = plots.accuracy_curve(ev.rows, \"k\", \"k (latents in the vector), every vector at the same norm\", logx=True).figure\n"
                  "fig.axes[0].set_title(f\"{task}, {model}\")"),
         ("md", "## Verdict\nPaired on the evaluation items: exact McNemar test, bootstrap interval of the difference."),
         ("check", VERDICT.format(title="03: k = 8 against k = 1") + "\n"
-                  'plots.save_figure(fig, figure, {"claims": ev.claims, "model": model, "task": task, "notes": ev.notes})'),
+                  '_ = plots.save_figure(fig, figure, {"claims": ev.claims, "model": model, "task": task, "notes": ev.notes})'),
     ]
 
 
@@ -110,7 +110,7 @@ def nb_04() -> list:
         ("params", COMMON_PARAMS + 'model = None             # None: the headline model (02)\n'
                    'task = "translate_fr"\nthreshold = 0.30\nexamples_per_language = 2\n' + PROTOCOL_PARAMS),
         ("code", IMPORTS.format(name="04_french_examples") + "\n" + HEADLINE),
-        ("code", "ev, cfg = EV.steered_above(model, task, threshold=threshold, n_dev=n_dev, n_eval=n_eval, scales=scales)\n"
+        ("code", "ev, cfg = EV.steered_above(model, task, threshold=threshold, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES)\n"
                  'records = E.records(cfg.replace(conditions=("original", "prompted", "steered")))\n' + SHOW),
         ("md", DEV),
         ("code", "ev.dev.round(3)"),
@@ -122,7 +122,7 @@ def nb_04() -> list:
         ("code", 'fig = plots.language_examples(by, ex, f"{task} by input language ({model})")'),
         ("md", "## Verdict\nExact binomial test of the steered strict accuracy against the threshold."),
         ("check", VERDICT.format(title="04: steered SA above 30%") + "\n"
-                  'plots.save_figure(fig, figure, {"claims": ev.claims, "model": model, "alpha": cfg.alpha, "notes": ev.notes})'),
+                  '_ = plots.save_figure(fig, figure, {"claims": ev.claims, "model": model, "alpha": cfg.alpha, "notes": ev.notes})'),
     ]
 
 
@@ -139,7 +139,7 @@ def nb_05() -> list:
         ("params", COMMON_PARAMS + 'tasks = ["translate_fr", "translate_zh", "translate_en", "keyword:lantern", "summarize"]\n'
                    + PROTOCOL_PARAMS),
         ("code", IMPORTS.format(name="05_tasks_models") + '\nprint("models:", models, "| fixed settings:", P.SETTINGS)'),
-        ("code", "ev = EV.tasks_models(models, tasks, n_dev=n_dev, n_eval=n_eval, scales=scales)\n" + SHOW),
+        ("code", "ev = EV.tasks_models(models, tasks, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES)\n" + SHOW),
         ("md", DEV),
         ("code", "ev.dev.round(3)"),
         ("code", "bars = ev.rows.assign(condition=ev.rows.arm)\n"
@@ -147,7 +147,7 @@ def nb_05() -> list:
                  '                           order=["original", "SAIF (pre)", "SAIF (post)", "prompted"])'),
         ("md", "## Verdict"),
         ("check", VERDICT.format(title="05: per model, five tasks pooled") + "\n"
-                  'plots.save_figure(fig, figure, {"claims": ev.claims, "models": models, "tasks": tasks, "notes": ev.notes})'),
+                  '_ = plots.save_figure(fig, figure, {"claims": ev.claims, "models": models, "tasks": tasks, "notes": ev.notes})'),
     ]
 
 
@@ -163,14 +163,14 @@ def nb_06() -> list:
         ("code", IMPORTS.format(name="06_layer_sweep") + "\n"
                  "widths = {m: studies.sweep_width(m) for m in models}\n"
                  'print({m: w or "no equal-width layer set: not swept" for m, w in widths.items()})'),
-        ("code", "ev = EV.combine(EV.layer_sweep(m, task, w, n_dev=n_dev, n_eval=n_eval, scales=scales)\n"
+        ("code", "ev = EV.combine(EV.layer_sweep(m, task, w, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES)\n"
                  "                 for m, w in widths.items() if w)\n" + SHOW),
         ("md", DEV + "\nThe layer compared with the last is the earlier layer with the best dev accuracy."),
         ("code", "ev.dev.round(3)"),
         ("code", 'fig = plots.arms_by_model(ev.rows, f"{task}: {TITLE}")'),
         ("md", "## Verdict"),
         ("check", VERDICT.format(title="06: the last layer against the best earlier layer") + "\n"
-                  'plots.save_figure(fig, figure, {"claims": ev.claims, "task": task, "widths": widths, "notes": ev.notes})'),
+                  '_ = plots.save_figure(fig, figure, {"claims": ev.claims, "task": task, "widths": widths, "notes": ev.notes})'),
     ])
 
 
@@ -185,14 +185,14 @@ def nb_07() -> list:
                  "layers = {m: studies.layer_with_most_widths(m) for m in models if saes.saes_of(m)}\n"
                  "layers = {m: L for m, L in layers.items() if len(studies.saes_at_layer(m, L)) >= 2}\n"
                  'print("swept (model: layer):", layers)'),
-        ("code", "ev = EV.combine(EV.width_sweep(m, task, L, n_dev=n_dev, n_eval=n_eval, scales=scales) for m, L in layers.items())\n"
+        ("code", "ev = EV.combine(EV.width_sweep(m, task, L, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES) for m, L in layers.items())\n"
                  + SHOW),
         ("md", DEV),
         ("code", "ev.dev.round(3)"),
         ("code", 'fig = plots.arms_by_model(ev.rows, f"{task}: {TITLE}")'),
         ("md", "## Verdict"),
         ("check", VERDICT.format(title="07: SAIF with each SAE width") + "\n"
-                  'plots.save_figure(fig, figure, {"claims": ev.claims, "task": task, "layers": layers, "notes": ev.notes})'),
+                  '_ = plots.save_figure(fig, figure, {"claims": ev.claims, "task": task, "layers": layers, "notes": ev.notes})'),
     ])
 
 
@@ -214,7 +214,7 @@ def nb_08() -> list:
                    + PROTOCOL_PARAMS),
         ("code", IMPORTS.format(name="08_alpha_sweep") + "\n" + HEADLINE),
         ("code", "notes = []\n"
-                 "tuned = P.tune(P.fit_k(P.arm(model, task), notes), scales, n_dev)\n"
+                 "tuned = P.tune(P.fit_k(P.arm(model, task), notes), scales or P.SCALES, n_dev)\n"
                  "rows = []\n"
                  "for s in sweep:\n"
                  '    cfg = P.at_scale(tuned.cfg, s).replace(eval_split="dev", n_eval=n_dev, conditions=("steered",))\n'
@@ -230,7 +230,7 @@ def nb_08() -> list:
                  'for ax in fig.axes:\n'
                  '    ax.set_xlabel("strength (x residual norm)")'),
         ("md", "## Summary\nNo claim of the paper is tested here: the figure describes the dev split."),
-        ("check", 'plots.save_figure(fig, figure, {"claim": None, "reconstruction": True, "model": model, "task": task,\n'
+        ("check", '_ = plots.save_figure(fig, figure, {"claim": None, "reconstruction": True, "model": model, "task": task,\n'
                   '                                "chosen_scale": tuned.scale, "split": "dev",\n'
                   '                                "rows": df.drop(columns=["strict_ci", "loose_ci"]).round(4).to_dict(orient="records")})\n'
                   'print("chosen on dev:", tuned.scale)'),
@@ -264,7 +264,7 @@ def nb_09() -> list:
                  'ax.legend(fontsize=7)\nax.tick_params(axis="x", labelsize=8)'),
         ("md", "## Verdict"),
         ("check", VERDICT.format(title="09: selected latents against random latents") + "\n"
-                  'plots.save_figure(fig, figure, {"claims": ev.claims, "model": model, "reconstruction": True})'),
+                  '_ = plots.save_figure(fig, figure, {"claims": ev.claims, "model": model, "reconstruction": True})'),
     ]
 
 
@@ -280,7 +280,7 @@ def nb_10() -> list:
         ("params", COMMON_PARAMS + 'model = None             # None: the headline model (02)\n'
                    'task = "translate_fr"\nresamples = 3\n' + PROTOCOL_PARAMS),
         ("code", IMPORTS.format(name="10_baselines") + "\n" + HEADLINE),
-        ("code", "ev = EV.controls(model, task, n_dev=n_dev, n_eval=n_eval, scales=scales, resamples=resamples)\n" + SHOW),
+        ("code", "ev = EV.controls(model, task, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES, resamples=resamples)\n" + SHOW),
         ("md", DEV),
         ("code", "ev.dev.round(3)"),
         ("code", 'steered = ev.rows[ev.rows.condition != "original"].assign(arm=lambda d: d.arm.where(d.condition == "steered", d.condition))\n'
@@ -289,7 +289,7 @@ def nb_10() -> list:
                  'ax.set_title(f"{task}, {model}: every arm at the SAIF strength")\nfig = ax.figure'),
         ("md", "## Verdict"),
         ("check", VERDICT.format(title="10: SAIF against each control") + "\n"
-                  'plots.save_figure(fig, figure, {"claims": ev.claims, "model": model, "task": task, "notes": ev.notes})'),
+                  '_ = plots.save_figure(fig, figure, {"claims": ev.claims, "model": model, "task": task, "notes": ev.notes})'),
     ]
 
 

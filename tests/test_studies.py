@@ -411,6 +411,9 @@ def test_arms_by_model_draws_a_panel_per_model_of_the_steered_arms():
     fig = plots.arms_by_model(rows, "t")
     assert [ax.get_title() for ax in fig.axes] == ["a", "b"] and len(fig.axes[0].patches) == 2  # SA and LA of one arm
     plt.close(fig)
+    empty = plots.arms_by_model(pd.DataFrame())
+    assert empty.axes[0].texts[0].get_text() == "no arm was measured"
+    plt.close(empty)
 
 
 def test_sa_la_bars_draws_la_behind_sa():
