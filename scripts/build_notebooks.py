@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-HEADLINE = ('model = model or P.headline_model(models, n_dev=n_dev)[0]  # chosen on dev in 02\n'
+HEADLINE = ('model = model or P.headline_model(models, n_dev=n_dev, **changes)[0]  # chosen on dev in 02\n'
             'print("model:", model, "| SAE:", saes.default_sae_id(model))\n'
             'print("fixed settings:", P.SETTINGS)')
 IMPORTS = ("import pandas as pd\n\n"
@@ -37,7 +37,8 @@ VERDICT = ('print(claims.markdown(ev.claims))\n'
            'fig_claims = plots.claims_forest(ev.claims, title="{title}")')
 COMMON_PARAMS = ('profile = "embedded"\n'
                  'models = None            # None: the profile\'s models\n')
-PROTOCOL_PARAMS = ('n_dev = None             # None: the whole dev split (a number: smoke runs only)\n'
+CHANGES = 'changes = {}             # run settings changed for every arm: smoke runs only, e.g. {"max_new_tokens": 4}\n'
+PROTOCOL_PARAMS = (CHANGES + 'n_dev = None             # None: the whole dev split (a number: smoke runs only)\n'
                    'n_eval = None            # None: the whole evaluation split (a number: smoke runs only)\n'
                    'scales = None            # None: the protocol\'s strengths tried on dev (x the residual norm at the layer)\n')
 
@@ -59,9 +60,9 @@ def nb_02() -> list:
                    'n_pairs = None           # None: the protocol\'s extraction pairs\n'
                    'n_boot = 1000            # bootstrap resamples of the pairs\n'
                    'n_dev = None             # None: the whole dev split for the model choice\n'
-                   'seed = 0'),
+                   'seed = 0\n' + CHANGES),
         ("code", IMPORTS.format(name="02_placement") + "\n"
-                 "chosen, choice = P.headline_model(models, n_dev=n_dev)\n"
+                 "chosen, choice = P.headline_model(models, n_dev=n_dev, **changes)\n"
                  "model = model or chosen\n"
                  'print("headline model (prompted strict, then loose, translate_fr, dev split):", chosen)\n'
                  "pd.DataFrame(choice)"),
@@ -88,7 +89,7 @@ def nb_03() -> list:
         ("params", COMMON_PARAMS + 'model = None             # None: the headline model (02)\n'
                    'task = "translate_fr"\nks = [1, 2, 4, 8, 12, 16]\n' + PROTOCOL_PARAMS),
         ("code", IMPORTS.format(name="03_topk") + "\n" + HEADLINE),
-        ("code", "ev = EV.k_sweep(model, task, ks=ks, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES)\n" + SHOW),
+        ("code", "ev = EV.k_sweep(model, task, ks=ks, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES, **changes)\n" + SHOW),
         ("md", DEV),
         ("code", "ev.dev.round(3)"),
         ("code", "fig = plots.accuracy_curve(ev.rows, \"k\", \"k (latents in the vector), every vector at the same norm\", logx=True).figure\n"
@@ -110,7 +111,7 @@ def nb_04() -> list:
         ("params", COMMON_PARAMS + 'model = None             # None: the headline model (02)\n'
                    'task = "translate_fr"\nthreshold = 0.30\nexamples_per_language = 2\n' + PROTOCOL_PARAMS),
         ("code", IMPORTS.format(name="04_french_examples") + "\n" + HEADLINE),
-        ("code", "ev, cfg = EV.steered_above(model, task, threshold=threshold, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES)\n"
+        ("code", "ev, cfg = EV.steered_above(model, task, threshold=threshold, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES, **changes)\n"
                  'records = E.records(cfg.replace(conditions=("original", "prompted", "steered")))\n' + SHOW),
         ("md", DEV),
         ("code", "ev.dev.round(3)"),
@@ -139,7 +140,7 @@ def nb_05() -> list:
         ("params", COMMON_PARAMS + 'tasks = ["translate_fr", "translate_zh", "translate_en", "keyword:lantern", "summarize"]\n'
                    + PROTOCOL_PARAMS),
         ("code", IMPORTS.format(name="05_tasks_models") + '\nprint("models:", models, "| fixed settings:", P.SETTINGS)'),
-        ("code", "ev = EV.tasks_models(models, tasks, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES)\n" + SHOW),
+        ("code", "ev = EV.tasks_models(models, tasks, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES, **changes)\n" + SHOW),
         ("md", DEV),
         ("code", "ev.dev.round(3)"),
         ("code", "bars = ev.rows.assign(condition=ev.rows.arm)\n"
@@ -163,7 +164,7 @@ def nb_06() -> list:
         ("code", IMPORTS.format(name="06_layer_sweep") + "\n"
                  "widths = {m: studies.sweep_width(m) for m in models}\n"
                  'print({m: w or "no equal-width layer set: not swept" for m, w in widths.items()})'),
-        ("code", "ev = EV.combine(EV.layer_sweep(m, task, w, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES)\n"
+        ("code", "ev = EV.combine(EV.layer_sweep(m, task, w, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES, **changes)\n"
                  "                 for m, w in widths.items() if w)\n" + SHOW),
         ("md", DEV + "\nThe layer compared with the last is the earlier layer with the best dev accuracy."),
         ("code", "ev.dev.round(3)"),
@@ -185,7 +186,7 @@ def nb_07() -> list:
                  "layers = {m: studies.layer_with_most_widths(m) for m in models if saes.saes_of(m)}\n"
                  "layers = {m: L for m, L in layers.items() if len(studies.saes_at_layer(m, L)) >= 2}\n"
                  'print("swept (model: layer):", layers)'),
-        ("code", "ev = EV.combine(EV.width_sweep(m, task, L, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES) for m, L in layers.items())\n"
+        ("code", "ev = EV.combine(EV.width_sweep(m, task, L, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES, **changes) for m, L in layers.items())\n"
                  + SHOW),
         ("md", DEV),
         ("code", "ev.dev.round(3)"),
@@ -214,7 +215,7 @@ def nb_08() -> list:
                    + PROTOCOL_PARAMS),
         ("code", IMPORTS.format(name="08_alpha_sweep") + "\n" + HEADLINE),
         ("code", "notes = []\n"
-                 "tuned = P.tune(P.fit_k(P.arm(model, task), notes), scales or P.SCALES, n_dev)\n"
+                 "tuned = P.tune(P.fit_k(P.arm(model, task, **changes), notes), scales or P.SCALES, n_dev)\n"
                  "rows = []\n"
                  "for s in sweep:\n"
                  '    cfg = P.at_scale(tuned.cfg, s).replace(eval_split="dev", n_eval=n_dev, conditions=("steered",))\n'
@@ -248,7 +249,7 @@ def nb_09() -> list:
                "the same SAE (an empirical p over random draws)."),
         ("params", COMMON_PARAMS + 'model = None             # None: the headline model (02)\n'
                    'tasks = ["translate_fr", "translate_zh", "translate_en", "keyword:lantern", "summarize"]\n'
-                   'draws = 1000             # random-latent draws for the null\ntop_tokens = 8\nn_dev = None'),
+                   'draws = 1000             # random-latent draws for the null\ntop_tokens = 8\nn_dev = None\n' + CHANGES),
         ("code", IMPORTS.format(name="09_semantic_proximity") + "\n" + HEADLINE),
         ("code", "ev = EV.proximity_claims(model, tasks, draws=draws)\n"
                  'ev.rows.drop(columns="per_latent").round(4)'),
@@ -280,7 +281,7 @@ def nb_10() -> list:
         ("params", COMMON_PARAMS + 'model = None             # None: the headline model (02)\n'
                    'task = "translate_fr"\nresamples = 3\n' + PROTOCOL_PARAMS),
         ("code", IMPORTS.format(name="10_baselines") + "\n" + HEADLINE),
-        ("code", "ev = EV.controls(model, task, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES, resamples=resamples)\n" + SHOW),
+        ("code", "ev = EV.controls(model, task, n_dev=n_dev, n_eval=n_eval, scales=scales or P.SCALES, resamples=resamples, **changes)\n" + SHOW),
         ("md", DEV),
         ("code", "ev.dev.round(3)"),
         ("code", 'steered = ev.rows[ev.rows.condition != "original"].assign(arm=lambda d: d.arm.where(d.condition == "steered", d.condition))\n'
@@ -302,7 +303,7 @@ def nb_11() -> list:
                "notebooks 02-10: run the series first (`make figures`)."),
         ("params", COMMON_PARAMS + 'model = None             # None: the headline model (02)\n'
                    'tasks = ["translate_fr", "translate_zh", "translate_en", "keyword:lantern", "summarize"]\n'
-                   'top_tokens = 5\nn_dev = None'),
+                   'top_tokens = 5\nn_dev = None\n' + CHANGES),
         ("code", "import dataclasses\nimport json\n\n" + IMPORTS.format(name="11_tables") + "\n"
                  "from saif_core import evaluate, paths, train_saes\n" + HEADLINE),
         ("md", "## Table 1. Instruction variants per task\n20 per task: English paraphrases and translations of the instruction."),

@@ -52,6 +52,7 @@ def test_the_protocol_defaults(built):
         for key in ("n_dev", "n_eval"):
             if key in p:
                 assert p[key] == "None", f"{name}: {key} must default to the whole split"
+        assert p.get("changes") == "{}", f"{name}: the protocol's settings unchanged by default"
         if "scales" in p:
             assert p["scales"] == "None", name
         if "model" in p:
@@ -90,6 +91,10 @@ SMALL = {  # per notebook: the smallest parameters that still run every cell (Sm
     "10_baselines": {"model": "smollm2-135m-instruct", "n_dev": 2, "n_eval": 2, "scales": [0.5, 1.0], "resamples": 1},
     "11_tables": {"model": "smollm2-135m-instruct", "tasks": ["translate_fr", "keyword:lantern"], "top_tokens": 2},
 }
+
+
+for _p in SMALL.values():
+    _p["changes"] = {"max_new_tokens": 4}
 
 
 def test_every_built_notebook_has_small_parameters():
