@@ -135,8 +135,10 @@ def write_readme(out: Path | None = None, status: str = "") -> Path:
 
 def _corpus_table(model_id: str, st: dict) -> list[str]:
     lines = [f"### Corpus of `{model_id}`", "",
-             f"{st['train_tokens']:,} training tokens (position 0 excluded) in the cache the SAEs were "
-             f"trained from, {st['heldout_tokens']:,} held-out tokens.", "",
+             f"{st['train_tokens']:,} training tokens (position 0 excluded) in the corpus, "
+             f"{st['heldout_tokens']:,} held-out tokens. The activation cache an SAE trained from holds "
+             "all of them or, when its filling was time-boxed, a fair-sample prefix: the SAE table's unique "
+             "tokens say how many.", "",
              "| source / language | train docs | train tokens | held-out docs | held-out tokens |",
              "|---|---:|---:|---:|---:|"]
     for key in sorted(set(st["train"]) | set(st["heldout"])):
