@@ -153,7 +153,7 @@ def nb_05() -> list:
 
 
 def nb_06() -> list:
-    return _titled("the last layer and the best earlier layer (chosen on dev)", [
+    return [
         ("md", "# 06 · Which layer? Reading and steering at each layer, at equal SAE width (reconstruction)\n\n"
                "The paper finds the final layer crucial. Here every model with SAEs of one width at its last layer\n"
                "and at earlier layers is swept: at each layer the latents are read and the vector added with that\n"
@@ -168,15 +168,15 @@ def nb_06() -> list:
                  "                 for m, w in widths.items() if w)\n" + SHOW),
         ("md", DEV + "\nThe layer compared with the last is the earlier layer with the best dev accuracy."),
         ("code", "ev.dev.round(3)"),
-        ("code", 'fig = plots.arms_by_model(ev.rows, f"{task}: {TITLE}")'),
+        ("code", 'fig = plots.arms_by_model(ev.rows, f"{task}: the last layer and the best earlier layer (chosen on dev)")'),
         ("md", "## Verdict"),
         ("check", VERDICT.format(title="06: the last layer against the best earlier layer") + "\n"
                   '_ = plots.save_figure(fig, figure, {"claims": ev.claims, "task": task, "widths": widths, "notes": ev.notes})'),
-    ])
+    ]
 
 
 def nb_07() -> list:
-    return _titled("each SAE width at its dev-chosen strength", [
+    return [
         ("md", "# 07 · SAE width: does SAIF steer with each width? (reconstruction)\n\n"
                "The paper reports SAIF with two Gemma Scope widths per model. Here, for every model with two or more\n"
                "SAE widths at one layer, each width's vector gets its own strength on dev and is measured on the\n"
@@ -190,16 +190,11 @@ def nb_07() -> list:
                  + SHOW),
         ("md", DEV),
         ("code", "ev.dev.round(3)"),
-        ("code", 'fig = plots.arms_by_model(ev.rows, f"{task}: {TITLE}")'),
+        ("code", 'fig = plots.arms_by_model(ev.rows, f"{task}: each SAE width at its dev-chosen strength")'),
         ("md", "## Verdict"),
         ("check", VERDICT.format(title="07: SAIF with each SAE width") + "\n"
                   '_ = plots.save_figure(fig, figure, {"claims": ev.claims, "task": task, "layers": layers, "notes": ev.notes})'),
-    ])
-
-
-def _titled(title: str, cells: list) -> list:
-    """``cells`` with the figure title written in (``TITLE`` in their code)."""
-    return [(k, t.replace("{TITLE}", title)) for k, t in cells]
+    ]
 
 
 def nb_08() -> list:
@@ -250,7 +245,7 @@ def nb_09() -> list:
         ("params", COMMON_PARAMS + 'model = None             # None: the headline model (02)\n'
                    'tasks = ["translate_fr", "translate_zh", "translate_en", "keyword:lantern", "summarize"]\n'
                    'draws = 1000             # random-latent draws for the null\ntop_tokens = 8\nn_dev = None\n' + CHANGES),
-        ("code", IMPORTS.format(name="09_semantic_proximity") + "\n" + HEADLINE),
+        ("code", "import matplotlib.pyplot as plt\n" + IMPORTS.format(name="09_semantic_proximity") + "\n" + HEADLINE),
         ("code", "ev = EV.proximity_claims(model, tasks, draws=draws)\n"
                  'ev.rows.drop(columns="per_latent").round(4)'),
         ("md", "## The tokens the selected latents promote"),
@@ -343,7 +338,6 @@ def nb_11() -> list:
 BUILDERS = {"02_placement": nb_02, "03_topk": nb_03, "04_french_examples": nb_04, "05_tasks_models": nb_05,
             "06_layer_sweep": nb_06, "07_sae_width": nb_07, "08_alpha_sweep": nb_08, "09_semantic_proximity": nb_09,
             "10_baselines": nb_10, "11_tables": nb_11}
-NEEDS_PLT = ("09_semantic_proximity",)
 
 
 def cell(name: str, i: int, kind: str, text: str) -> dict:
@@ -360,9 +354,6 @@ def cell(name: str, i: int, kind: str, text: str) -> dict:
 
 def build(name: str) -> dict:
     cells = BUILDERS[name]()
-    if name in NEEDS_PLT:  # the figure cells draw with matplotlib directly
-        kind, text = cells[2]
-        cells[2] = (kind, "import matplotlib.pyplot as plt\n" + text)
     return {"cells": [cell(name, i, k, t) for i, (k, t) in enumerate(cells)],
             "metadata": {"kernelspec": {"display_name": "Python 3 (saif .venv)", "language": "python", "name": "python3"},
                          "language_info": {"name": "python"}},
