@@ -9,6 +9,7 @@ Each folder is a function read at call time, so a notebook or test that sets the
 | ``SAIF_RECORD`` | ``<repo>/record`` | the shipped record of the study's generations (``record``) |
 | ``SAIF_FIGURES`` | ``<repo>/figures`` | figures, their summaries, ``timings.json`` |
 | ``SAIF_SAES`` | ``<repo>/data/saes`` | shipped SAEs (``<model>/<hook>/width_<d_sae>/``) |
+| ``SAIF_CORPUS`` | ``<repo>/data/saes/corpus`` | the SAE corpus' generated responses (not moved by ``SAIF_SAES``) |
 | ``SAIF_CACHE`` | ``~/.cache/saif`` | dequantized models, assembled GGUFs, LLM-judge answers |
 | ``SAIF_SAE_WORK`` | ``$SAIF_CACHE/sae_work`` | SAE training work (activation caches, checkpoints) |
 
@@ -69,8 +70,10 @@ def sae_work_root() -> Path:
 
 
 def corpus_dir() -> Path:
-    """The SAE training corpus' generated responses (committed beside the SAEs)."""
-    return sae_root() / "corpus"
+    """The SAE training corpus' generated responses (committed beside the shipped SAEs). Its own
+    variable, not under ``SAIF_SAES``: SAEs trained into another root (a staging folder, a user's
+    own) are trained on the same corpus, not on one silently lacking the generated text."""
+    return _env_path("SAIF_CORPUS", DATA_DIR / "saes" / "corpus")
 
 
 def hub_offline() -> bool:

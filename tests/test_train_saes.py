@@ -17,6 +17,16 @@ def test_corpus_covers_the_languages_and_both_placements():
     assert len(corpus.seed_prompts()) == 20 * 5 * len(corpus.LANGS)
 
 
+def test_sae_root_elsewhere_trains_on_the_same_corpus(tmp_path, monkeypatch):
+    """SAEs trained into another root (SAIF_SAES: a staging folder) read the committed
+    generated text, not an empty corpus folder under that root; SAIF_CORPUS moves it."""
+    shipped = corpus.read_generated()
+    monkeypatch.setenv("SAIF_SAES", str(tmp_path / "staging"))
+    assert len(shipped) > 0 and corpus.read_generated() == shipped
+    monkeypatch.setenv("SAIF_CORPUS", str(tmp_path / "corpus"))
+    assert corpus.generated_file() == tmp_path / "corpus" / "generated.jsonl" and corpus.read_generated() == []
+
+
 def test_the_corpus_holds_no_evaluation_content_in_any_formatting(tiny_llama):
     """Corpus v3 (#15): no content item of any task's evaluation split, nor a generation
     prompted with one, reaches the SAE corpus, training or held-out."""
