@@ -12,7 +12,8 @@ without any instruction. A *pair* puts them together:
 - negative = the content alone.
 
 Prompts here are plain user text; ``SaifModel.format_prompt`` adds the chat template later.
-Splits (``data/splits.json``) are fixed once by ``python -m saif_core.data --make-splits``.
+Splits (``data/splits.json``) are fixed once by ``python -m saif_core.data --make-splits``; run again,
+it only deals out contents added since (``make_splits``).
 
 Example:
     >>> task = get_task("translate_fr")
@@ -210,21 +211,48 @@ def _stratified(items: list[ContentItem], rng: random.Random) -> list[ContentIte
     return [it for _, _, it in sorted(keyed, key=lambda k: k[:2])]
 
 
-def make_splits(seed: int = DEFAULT_SEED, data_dir: str | Path | None = None) -> dict:
-    """Fixed, disjoint splits for every task: ``{"seed", "tasks": {task: {split: [ids]}}}``.
+def make_splits(seed: int = DEFAULT_SEED, data_dir: str | Path | None = None, keep: dict | None = None,
+                exclude=()) -> dict:
+    """Fixed, disjoint splits for every task: ``{"seed", "tasks": {task: {split: [ids]}}, "added"}``.
 
-    Per task: its eligible contents in stratified random order; the first ``eval_size`` go to
-    ``evaluation``, the next ``dev_size`` to ``dev``, the rest to ``extraction``.
-    """
-    out = {"seed": seed, "generated_by": "python -m saif_core.data --make-splits", "tasks": {}}
+    From scratch (``keep`` None), per task: its eligible contents (less ``exclude``) in stratified
+    random order; the first ``eval_size`` go to ``evaluation``, the next ``dev_size`` to ``dev``,
+    the rest to ``extraction``.
+
+    Growing (``keep``: the current splits): every id already assigned stays where it is, and only
+    the contents new to a task are dealt out, in its stratified order: to ``evaluation`` up to
+    ``eval_size``, then ``dev`` up to ``dev_size``, the rest appended to ``extraction``; so no
+    evaluation item moves (the SAE corpus leaves them out) and extraction keeps its order (its
+    prefix makes the pairs). ``added``: per task, the ids dealt out after the first draw."""
+    out = {"seed": seed, "generated_by": "python -m saif_core.data --make-splits", "tasks": {},
+           "added": {t: list(ids) for t, ids in (keep or {}).get("added", {}).items()}}
     for task_id in TASK_IDS:
         task = get_task(task_id, data_dir)
-        order = [it.id for it in _stratified(task_contents(task, data_dir), random.Random(f"{seed}:{task_id}"))]
-        if len(order) <= task.eval_size + task.dev_size:
-            raise DataError(f"{task_id}: {len(order)} contents leave nothing for extraction")
-        e, d = task.eval_size, task.eval_size + task.dev_size
-        out["tasks"][task_id] = {"extraction": order[d:], "dev": order[e:d], "evaluation": order[:e]}
-    return out
+        order = [it.id for it in _stratified(task_contents(task, data_dir), random.Random(f"{seed}:{task_id}"))
+                 if it.id not in set(exclude)]
+        old = (keep or {}).get("tasks", {}).get(task_id)
+        if old is None:
+            if len(order) <= task.eval_size + task.dev_size:
+                raise DataError(f"{task_id}: {len(order)} contents leave nothing for extraction")
+            e, d = task.eval_size, task.eval_size + task.dev_size
+            out["tasks"][task_id] = {"extraction": order[d:], "dev": order[e:d], "evaluation": order[:e]}
+            continue
+        parts = {name: list(old.get(name, [])) for name in ("extraction", "dev", "evaluation")}
+        assigned = {i for ids in parts.values() for i in ids}
+        gone = sorted(assigned - set(order))
+        if gone:
+            raise DataError(f"{task_id}: the splits name ids that are no longer among its contents: {gone[:5]}. "
+                            "Fix: restore those contents (a split never loses an item), or start over with "
+                            "--reshuffle, which draws every split again, evaluation included.")
+        new = [i for i in order if i not in assigned]
+        for i in new:
+            name = ("evaluation" if len(parts["evaluation"]) < task.eval_size
+                    else "dev" if len(parts["dev"]) < task.dev_size else "extraction")
+            parts[name].append(i)
+        if new:
+            out["added"][task_id] = out["added"].get(task_id, []) + new
+        out["tasks"][task_id] = parts
+    return out if any(out["added"].values()) else {k: v for k, v in out.items() if k != "added"}
 
 
 def load_splits(data_dir: str | Path | None = None) -> dict:
@@ -348,14 +376,19 @@ def summary(data_dir: str | Path | None = None) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m saif_core.data", description=__doc__.split("\n")[0])
-    parser.add_argument("--make-splits", action="store_true", help="write data/splits.json")
+    parser.add_argument("--make-splits", action="store_true",
+                        help="write data/splits.json: an existing one is grown (every item stays in its split; "
+                             "new contents are dealt out), see make_splits")
+    parser.add_argument("--reshuffle", action="store_true",
+                        help="with --make-splits: draw every split again from scratch (moves evaluation items)")
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--summary", action="store_true", help="print counts of tasks, contents, splits")
     parser.add_argument("--data-dir", default=None)
     args = parser.parse_args(argv)
     if args.make_splits:
         path = data_root(args.data_dir) / "splits.json"
-        splits = make_splits(args.seed, args.data_dir)
+        keep = None if args.reshuffle or not path.exists() else json.loads(path.read_text(encoding="utf-8"))
+        splits = make_splits(keep["seed"] if keep else args.seed, args.data_dir, keep=keep)
         path.write_text(json.dumps(splits, indent=1) + "\n", encoding="utf-8")
         print(f"wrote {path}")
     if args.summary or not args.make_splits:

@@ -76,8 +76,9 @@ def check_split_sizes(task: str) -> None:
     n_dev, n_eval = len(data.split(task, "dev")), len(data.split(task, "evaluation"))
     if n_dev < MIN_DEV or n_eval < MIN_EVAL:
         raise data.DataError(f"{task}: dev {n_dev} and evaluation {n_eval} items; the protocol needs at least "
-                             f"{MIN_DEV} and {MIN_EVAL}. Fix: raise the task's splits in data/tasks/<task>.json "
-                             "and run python -m saif_core.data --make-splits.")
+                             f"{MIN_DEV} and {MIN_EVAL}. Fix: add contents for the task (data/contents), raise "
+                             "its split sizes in data/tasks/<task>.json and run python -m saif_core.data "
+                             "--make-splits (it keeps every item where it is and deals out the new ones).")
 
 
 def tune(cfg: RunConfig, scales=SCALES, n_dev: int | None = None, progress: bool = False) -> Tuned:

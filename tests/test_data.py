@@ -203,9 +203,46 @@ def test_ids_unique_across_files(tmp_path):
 
 
 def test_splits_file_is_what_the_seeded_script_makes():
+    """The first draw is the seeded script's on the contents of its time (those ``added`` later
+    left out); growing the stored splits on today's contents changes nothing."""
     stored = data.load_splits()
-    assert make_splits(stored["seed"]) == stored
-    assert make_splits(stored["seed"] + 1) != stored
+    added = {i for ids in stored.get("added", {}).values() for i in ids}
+    first = {t: {name: [i for i in ids if i not in added] for name, ids in parts.items()}
+             for t, parts in stored["tasks"].items()}
+    assert make_splits(stored["seed"], exclude=added)["tasks"] == first
+    assert make_splits(stored["seed"] + 1, exclude=added)["tasks"] != first
+    assert make_splits(stored["seed"], keep=stored) == stored
+
+
+def _split_world(tmp_path, n: int, eval_size: int = 4, dev_size: int = 2):
+    """A data folder with one content file of ``n`` English sentences and the translate_fr task."""
+    (tmp_path / "contents").mkdir(exist_ok=True)
+    (tmp_path / "tasks").mkdir(exist_ok=True)
+    rows = [{"id": f"sent-en-{i:04d}", "text": f"Sentence number {i} is here.", "lang": "en"} for i in range(1, n + 1)]
+    (tmp_path / "contents" / "sentences.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for t in TASK_IDS:
+        raw = json.loads((data.data_root() / "tasks" / f"{t}.json").read_text(encoding="utf-8"))
+        raw["splits"] = {"evaluation": eval_size, "dev": dev_size}
+        (tmp_path / "tasks" / f"{t}.json").write_text(json.dumps(raw))
+
+
+def test_growing_the_splits_moves_no_item_and_deals_new_contents_to_dev_first(tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "TASK_IDS", ("translate_fr",))
+    _split_world(tmp_path, 10)
+    first = make_splits(0, tmp_path)
+    parts = first["tasks"]["translate_fr"]
+    assert [len(parts[n]) for n in ("evaluation", "dev", "extraction")] == [4, 2, 4] and "added" not in first
+    _split_world(tmp_path, 16, dev_size=5)  # six new sentences; dev raised from 2 to 5
+    grown = make_splits(0, tmp_path, keep=first)
+    g = grown["tasks"]["translate_fr"]
+    assert g["evaluation"] == parts["evaluation"]  # no evaluation item moves
+    assert g["dev"][:2] == parts["dev"] and len(g["dev"]) == 5  # dev keeps its items, then new ones
+    assert g["extraction"][:4] == parts["extraction"] and len(g["extraction"]) == 7  # extraction keeps its order
+    assert sorted(grown["added"]["translate_fr"]) == [f"sent-en-{i:04d}" for i in range(11, 17)]
+    assert make_splits(0, tmp_path, keep=grown) == grown  # idempotent
+    _split_world(tmp_path, 9)  # a content that a split names is gone
+    with pytest.raises(DataError, match="no longer among its contents.*--reshuffle"):
+        make_splits(0, tmp_path, keep=first)
 
 
 @pytest.mark.parametrize("task_id", TASK_IDS)
