@@ -128,17 +128,25 @@ def excluded_contents_digest(ids: list[str] | None = None) -> dict:
     return {"n": len(ids), "sha256": hashlib.sha256("\n".join(ids).encode()).hexdigest()}
 
 
+def left_out_contents() -> set[str]:
+    """Content ids the corpus leaves out: the evaluation contents (``excluded_contents``) and
+    those dealt into the splits after their first draw (``splits.json``'s ``added``: dev and
+    extraction items written later), so that every model's SAEs train on one corpus."""
+    added = data.load_splits().get("added", {})
+    return set(excluded_contents()) | {cid for ids in added.values() for cid in ids}
+
+
 def _excluded_groups() -> set[str]:
     return {f"content/{cid}" for cid in excluded_contents()}
 
 
 def task_prompts(seed: int = 0, variants_per_item: int = 6) -> list[dict]:
     """Prompts of every task: each of its content items (``data.task_contents``, minus
-    ``excluded_contents``) with ``variants_per_item`` variants drawn at random (seeded), each
+    ``left_out_contents``) with ``variants_per_item`` variants drawn at random (seeded), each
     in a random placement. Items without a keyword are skipped for ``{keyword}`` variants."""
     rng = random.Random(seed)
     docs = []
-    excluded = set(excluded_contents())
+    excluded = left_out_contents()  # skipped before any draw: the others' draws stay the same
     for task in tasks():
         for item in data.task_contents(task):
             if item.id in excluded:
@@ -157,9 +165,9 @@ def task_prompts(seed: int = 0, variants_per_item: int = 6) -> list[dict]:
 
 
 def plain_contents() -> list[dict]:
-    """Every content item once (by text), as bare text, minus ``excluded_contents``."""
+    """Every content item once (by text), as bare text, minus ``left_out_contents``."""
     seen, docs = set(), []
-    excluded = set(excluded_contents())
+    excluded = left_out_contents()
     for it in data.all_contents().values():
         if it.text in seen or it.id in excluded:
             continue

@@ -48,6 +48,28 @@ def test_the_corpus_holds_no_evaluation_content_in_any_formatting(tiny_llama):
     assert dig["n"] == len(excluded) and dig == corpus.excluded_contents_digest(list(reversed(excluded)))
 
 
+# the corpus' content documents per corpus version: sha256 of the task prompts (training and
+# held-out draws) and the plain contents, by id and text. Contents dealt into the splits later
+# (``splits.json``'s ``added``) must leave it as it was, so every model's SAEs share one corpus.
+CONTENT_DOCS_SHA256 = {3: "eb65a8211ad971dde02ef0567c5fe2fc882677697efd798a39bf23380d4eff4d"}
+
+
+def test_contents_added_to_the_splits_later_leave_the_corpus_as_it_was():
+    import hashlib
+
+    from saif_core import data
+
+    tp = corpus.task_prompts(seed=0, variants_per_item=corpus.TASK_VARIANTS_PER_ITEM)
+    extra = corpus.task_prompts(seed=1, variants_per_item=20)
+    plain = corpus.plain_contents()
+    rows = [[d["id"], d["prompt"]] for d in tp + extra] + [[d["id"], d["text"]] for d in plain]
+    digest = hashlib.sha256(json.dumps(rows, ensure_ascii=False).encode()).hexdigest()
+    assert digest == CONTENT_DOCS_SHA256[corpus.CORPUS_VERSION]
+    added = {cid for ids in data.load_splits().get("added", {}).values() for cid in ids}
+    assert added <= corpus.left_out_contents()
+    assert not {f"content/{c}" for c in added} & {d["group"] for d in tp + extra + plain}
+
+
 def test_every_model_plan_ships_its_last_layer_on_the_last_layer_budget():
     from saif_core.models import get_spec
 
