@@ -228,8 +228,8 @@ def make_splits(seed: int = DEFAULT_SEED, data_dir: str | Path | None = None, ke
            "added": {t: list(ids) for t, ids in (keep or {}).get("added", {}).items()}}
     for task_id in TASK_IDS:
         task = get_task(task_id, data_dir)
-        order = [it.id for it in _stratified(task_contents(task, data_dir), random.Random(f"{seed}:{task_id}"))
-                 if it.id not in set(exclude)]
+        items = [it for it in task_contents(task, data_dir) if it.id not in set(exclude)]
+        order = [it.id for it in _stratified(items, random.Random(f"{seed}:{task_id}"))]
         old = (keep or {}).get("tasks", {}).get(task_id)
         if old is None:
             if len(order) <= task.eval_size + task.dev_size:
