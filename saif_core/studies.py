@@ -238,14 +238,17 @@ LATENT_STATS = ("strength", "stability", "probability", "sensitivity")
 
 
 def latent_lens(model: str, tasks, k: int, n_extract: int, seed: int, top_tokens: int, sae: str | None = None,
-                vector: bool = True, digits: int = 2, **changes) -> pd.DataFrame:
+                vector: bool = True, digits: int = 2, notes: list | None = None, **changes) -> pd.DataFrame:
     """Each task's selected latents: their statistics (to ``digits``) and the ``top_tokens``
     tokens their decoder directions promote (logit lens); with ``vector``, a row with latent
     "vector" after each task's latents, for the whole steering vector. ``changes``: other run
-    settings (e.g. ``weighting``, ``min_prob``: the protocol's)."""
+    settings (e.g. ``weighting``, ``min_prob``: the protocol's). With a ``notes`` list, a task
+    where fewer than k latents pass gets those that do, and a note (``protocol.fit_k``);
+    without, a ``SelectionError``."""
     rows = []
     for task in tasks:
         cfg = E.validate(RunConfig(model=model, sae=sae, task=task, k=k, n_extract=n_extract, seed=seed).replace(**changes))
+        cfg = P.fit_k(cfg, notes) if notes is not None else cfg
         m, S = E.load_cached(cfg.model, cfg.sae)
         sv, table = E.build_vector(cfg, m, S)
         tops = features.latent_top_tokens(m, S, sv.latents, top_tokens)

@@ -249,8 +249,10 @@ def nb_09() -> list:
         ("code", "ev = EV.proximity_claims(model, tasks, draws=draws)\n"
                  'ev.rows.drop(columns="per_latent").round(4)'),
         ("md", "## The tokens the selected latents promote"),
-        ("code", "lens = studies.latent_lens(model, tasks, P.K, P.N_EXTRACT, 0, top_tokens, min_prob=P.MIN_PROB,\n"
-                 "                          weighting=P.WEIGHTING)\n"
+        ("code", "lens_notes = []  # where fewer than k latents pass: the k used, said here\n"
+                 "lens = studies.latent_lens(model, tasks, P.K, P.N_EXTRACT, 0, top_tokens, min_prob=P.MIN_PROB,\n"
+                 "                          weighting=P.WEIGHTING, notes=lens_notes)\n"
+                 'print("\\n".join(lens_notes) or "every task: k latents pass")\n'
                  'pd.set_option("display.max_colwidth", 140)\n'
                  'lens.assign(**{"top tokens": lens["top tokens"].map(lambda ts: " | ".join(repr(t) for t in ts))})'),
         ("code", "fig, ax = plt.subplots(figsize=(7, 3.2))\n"
@@ -305,8 +307,10 @@ def nb_11() -> list:
         ("check", 'variants = tables.instruction_variants(tasks)\nplots.save_table(variants, f"{figure}-variants", "Instruction variants per task")\nvariants'),
         ("code", 'pd.set_option("display.max_colwidth", 100)\ntables.variant_examples(tasks)'),
         ("md", "## Table 2. Selected latents of the headline model, their statistics and logit-lens tokens"),
-        ("code", "lens = studies.latent_lens(model, tasks, P.K, P.N_EXTRACT, 0, top_tokens, vector=False, min_prob=P.MIN_PROB,\n"
-                 "                          weighting=P.WEIGHTING)\n"
+        ("code", "lens_notes = []  # where fewer than k latents pass: the k used, said here\n"
+                 "lens = studies.latent_lens(model, tasks, P.K, P.N_EXTRACT, 0, top_tokens, vector=False, min_prob=P.MIN_PROB,\n"
+                 "                          weighting=P.WEIGHTING, notes=lens_notes)\n"
+                 'print("\\n".join(lens_notes) or "every task: k latents pass")\n'
                  'latents = lens.assign(**{"top tokens": lens["top tokens"].map(lambda ts: " ".join(repr(x) for x in ts))})\n'
                  "sae_id = saes.default_sae_id(model)\n"
                  'plots.save_table(latents, f"{figure}-latents", f"Selected latents ({sae_id})")\nlatents'),

@@ -318,6 +318,13 @@ def test_latent_lens_rounds_statistics_and_adds_the_vector_row(monkeypatch):
     assert lens["top tokens"].tolist()[:3] == [["t7"] * 3, ["t3"] * 3, ["v"] * 3]
     assert math.isnan(lens.sensitivity.tolist()[2])
     assert studies.latent_lens(MODEL, ["keyword"], 2, 16, 0, 3, vector=False).latent.tolist() == [7, 3]
+    # with a notes list, a task where fewer than k latents pass gets them, and a note says so
+    seen = []
+    monkeypatch.setattr(E, "build_vector", lambda cfg, m, S: (seen.append(cfg.k) or SV(), table))
+    monkeypatch.setattr(E, "passing_latents", lambda cfg: 2)
+    notes = []
+    studies.latent_lens(MODEL, ["translate_fr"], 8, 16, 0, 3, notes=notes)
+    assert seen == [2] and len(notes) == 1 and "k lowered from 8 to 2" in notes[0]
 
 
 def test_target_language_share_counts_long_or_han_tokens_of_the_latents_only():
