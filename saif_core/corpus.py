@@ -137,7 +137,7 @@ def left_out_contents() -> set[str]:
 
 
 def _excluded_groups() -> set[str]:
-    return {f"content/{cid}" for cid in excluded_contents()}
+    return {f"content/{cid}" for cid in left_out_contents()}
 
 
 def task_prompts(seed: int = 0, variants_per_item: int = 6) -> list[dict]:
@@ -213,7 +213,7 @@ def build_documents(model: Model, seed: int = 0) -> list[dict]:
     Generated responses are also used as contents of the task prompts (every task's
     instruction variants applied to them), next to ``data/contents``."""
     docs = []
-    excluded = _excluded_groups()  # generations prompted with an evaluation content are left out
+    excluded = _excluded_groups()  # generations prompted with a left-out content are left out too
     gen = [g for g in read_generated() if g["group"] not in excluded]
     for g in gen:
         docs.append({"text": format_doc(model, g["prompt"], g["response"]), "source": "generated",

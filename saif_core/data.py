@@ -226,9 +226,10 @@ def make_splits(seed: int = DEFAULT_SEED, data_dir: str | Path | None = None, ke
     prefix makes the pairs). ``added``: per task, the ids dealt out after the first draw."""
     out = {"seed": seed, "generated_by": "python -m saif_core.data --make-splits", "tasks": {},
            "added": {t: list(ids) for t, ids in (keep or {}).get("added", {}).items()}}
+    exclude = set(exclude)
     for task_id in TASK_IDS:
         task = get_task(task_id, data_dir)
-        items = [it for it in task_contents(task, data_dir) if it.id not in set(exclude)]
+        items = [it for it in task_contents(task, data_dir) if it.id not in exclude]
         order = [it.id for it in _stratified(items, random.Random(f"{seed}:{task_id}"))]
         old = (keep or {}).get("tasks", {}).get(task_id)
         if old is None:
