@@ -64,11 +64,11 @@ doctor: setup
 # whole 1.08M-token corpus takes about 70 min), 13 min training per 4x SAE on 2M tokens, held-out
 # evaluation 16 min for the first SAE and 8 min for each next one in the same run; its 8x is not timed
 # yet. SAEs already shipped from the current corpus are skipped.
-# --no-generate: the committed generations (data/saes/corpus/generated.jsonl) are part of every model's
-# corpus; today's generation prompts are not the draw they were made from (576 of 1,100 ids differ),
-# so generating would append responses and change the corpus the shipped SAEs were trained on.
+# The committed generations (data/saes/corpus/generated.jsonl) are part of every model's corpus and were
+# made from an earlier draw of prompts (591 of their 1,100 ids are not in today's): train_saes leaves
+# such a file as it is (corpus.generation_todo) and only generates when it is missing or cut short.
 saes: setup
-	$(PY) -m saif_core.train_saes --model smollm2-135m-instruct --no-generate
+	$(PY) -m saif_core.train_saes --model smollm2-135m-instruct
 	$(PY) -m saif_core.train_saes --model gemma-3-270m
 	$(PY) -m saif_core.train_saes --model qwen2.5-coder-0.5b-instruct
 

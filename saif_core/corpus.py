@@ -190,6 +190,25 @@ def generated_file() -> Path:
     return paths.corpus_dir() / "generated.jsonl"
 
 
+def generation_todo(prompts: list[dict], path: Path | None = None) -> tuple[list[dict], str]:
+    """The prompts still to generate, and why. A file whose ids all come from ``prompts`` is
+    this draw's, perhaps cut short by a kill: its missing prompts are to do. A file holding an
+    id ``prompts`` lacks was made from an earlier draw (the contents, variants and splits have
+    changed since): it is a frozen part of the corpus every model's SAEs were trained on, so
+    nothing is added to it (adding would change every model's corpus).
+
+    >>> generation_todo([{"id": "a"}], Path("/nonexistent.jsonl"))
+    ([{'id': 'a'}], '1 of 1 prompts to generate')
+    """
+    done = {d["id"] for d in read_generated(path)}
+    wanted = {p["id"] for p in prompts}
+    if foreign := done - wanted:
+        return [], (f"{len(done)} generations from an earlier draw ({len(foreign)} of their prompts are not in "
+                    "today's): a frozen part of the corpus, left as it is")
+    todo = [p for p in prompts if p["id"] not in done]
+    return todo, f"{len(todo)} of {len(prompts)} prompts to generate"
+
+
 def read_generated(path: Path | None = None) -> list[dict]:
     """The committed generations (``generated_file()``), ``[]`` when there are none yet."""
     path = Path(path) if path is not None else generated_file()

@@ -11,7 +11,7 @@ from it); ``PLANS`` says which SAEs each model ships. Steps, each resumable afte
    group into training and held-out (``data/saes/<model>/heldout.jsonl``; the default
    model's is also ``data/saes/heldout.jsonl``). The model-generated part is committed
    in ``data/saes/corpus/generated.jsonl`` and only generated (``generate_responses``)
-   when missing.
+   when missing or cut short; a file from an earlier draw is frozen (``corpus.generation_todo``).
 2. activations (``saif_core.sae_training``): one batched forward pass caches every layer
    of the plan as fp16 memmaps under the work folder (``$SAIF_SAE_WORK/<model>``, not
    committed), position 0 of every document left out.
@@ -163,13 +163,14 @@ def plan_status(out: Path | None = None) -> str:
 def generate_responses(model: SaifModel, prompts: list[dict], path: Path, max_new_tokens: int = 128,
                        batch_size: int = 32, seed: int = 0) -> None:
     """Append ``{"id", "prompt", "response", "lang", "group", "source", "generator"}`` for
-    every prompt whose id is not in ``path`` yet (so a killed run resumes).
+    every prompt whose id is not in ``path`` yet (so a killed run resumes), unless ``path``
+    was made from an earlier draw (``corpus.generation_todo``: then it is left as it is).
 
     Sampled (temperature 0.8, top-p 0.95, repetition penalty 1.1) in the prompts' order,
     one seeded stream: ``steering.generate`` is greedy and batches prompts by length, so it
     would not reproduce the committed ``generated.jsonl``."""
-    done = {d["id"] for d in corpus.read_generated(path)}
-    todo = [p for p in prompts if p["id"] not in done]
+    todo, why = corpus.generation_todo(prompts, path)
+    log(f"generated text ({path.name}): {why}")
     if not todo:
         return
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -27,6 +27,24 @@ def test_sae_root_elsewhere_trains_on_the_same_corpus(tmp_path, monkeypatch):
     assert corpus.generated_file() == tmp_path / "corpus" / "generated.jsonl" and corpus.read_generated() == []
 
 
+def test_generated_text_from_an_earlier_draw_is_frozen_and_a_cut_one_resumes(tmp_path):
+    """make saes may run with generation on: the committed file, made from an earlier draw of
+    prompts, is never added to (that would change every model's corpus); a file of today's
+    draw cut short by a kill gets only what it lacks."""
+    prompts = [{"id": f"p{i}", "prompt": f"prompt {i}"} for i in range(4)]
+    path = tmp_path / "generated.jsonl"
+    assert corpus.generation_todo(prompts, path)[0] == prompts  # none yet: all of them
+    path.write_text("".join(json.dumps({**p, "response": "r"}) + "\n" for p in prompts[:2]))
+    todo, why = corpus.generation_todo(prompts, path)
+    assert [p["id"] for p in todo] == ["p2", "p3"] and why == "2 of 4 prompts to generate"
+    path.write_text(json.dumps({"id": "old", "prompt": "from another draw", "response": "r"}) + "\n")
+    todo, why = corpus.generation_todo(prompts, path)
+    assert todo == [] and "earlier draw" in why and "frozen" in why
+    # the shipped file is such a file: today's draw would otherwise add to it
+    shipped_todo, shipped_why = corpus.generation_todo(corpus.generation_prompts(0))
+    assert shipped_todo == [] and "frozen" in shipped_why
+
+
 def test_the_corpus_holds_no_evaluation_content_in_any_formatting(tiny_llama):
     """Corpus v3 (#15): no content item of any task's evaluation split, nor a generation
     prompted with one, reaches the SAE corpus, training or held-out."""
