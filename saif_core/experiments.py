@@ -4,6 +4,7 @@
     2. latent_statistics                residuals -> SAE latents -> strength, stability, probability
     3. select_and_save_vector           top-k latents -> steering vector + latent table (cached by key("vector"))
     4. generate_and_save_records        original / prompted / steered generations, judged, appended to records.jsonl
+                                        (unsteered outputs another run of the model made are reused: ``unsteered``)
     5. summarize_and_save               strict / loose accuracy per condition -> summary.json
 
 ``run(cfg)`` chains them for one ``RunConfig``; ``run_alphas`` runs configurations that
@@ -26,7 +27,7 @@ from typing import NamedTuple
 import torch
 from tqdm import tqdm
 
-from . import data, features, paths, steering, store
+from . import data, features, paths, steering, store, unsteered
 from .config import CONDITIONS, VECTOR_KINDS, ConfigError, RunConfig, validate  # noqa: F401  (re-exported)
 from .evaluate import JUDGE_VERSION, accuracy_by, judge
 from .models import check_hub_model, get_spec, load_model
@@ -195,7 +196,9 @@ def generate_and_save_records(runs: list[PreparedRun], progress: bool = True) ->
     """Step 4: generate, judge and store every missing record of ``runs`` (one model).
     Records that share a condition, a vector and its positions go through ``generate``
     together, each at its run's alpha, so runs that differ only in alpha (a dev sweep)
-    share batches; one run's batches are exactly its conditions', in order."""
+    share batches; one run's batches are exactly its conditions', in order. An unsteered
+    prompt is generated once, and not at all when another run of the model made it
+    (:mod:`saif_core.unsteered`)."""
     groups: dict = {}
     for run_ in runs:
         records_file = run_.folder / "records.jsonl"
@@ -210,24 +213,43 @@ def generate_and_save_records(runs: list[PreparedRun], progress: bool = True) ->
     if not groups:
         return
     first, model = runs[0].cfg, runs[0].model
+    root = runs[0].folder.parent
+    settings = (first.max_new_tokens, first.repetition_penalty)
+    shared = unsteered.outputs(first.model, *settings, root) if any(g[1] is None for g in groups) else {}
+
+    def save(condition, jobs, outs):
+        by_file: dict = {}
+        for (cfg, it, prompt, records_file, _), out in zip(jobs, outs):
+            keyword, reference = judged_against(cfg.task, it)
+            v = judge(cfg.task, it.text, out, keyword, reference)
+            by_file.setdefault(records_file, []).append(
+                {"condition": condition, "content_id": it.id, "lang": it.lang, "keyword": keyword,
+                 "reference": reference, "source": it.text, "prompt": prompt, "output": out,
+                 "label": v.label, "reason": v.reason, "judge_version": JUDGE_VERSION})
+        for records_file, recs in by_file.items():
+            append_records(records_file, recs)
+
     bar = tqdm(total=sum(map(len, groups.values())), desc=f"{first.task} {first.key()}", disable=not progress)
-    for (condition, _, positions), jobs in groups.items():
+    for (condition, vector_key, positions), jobs in groups.items():
+        if vector_key is None:  # unsteered: each prompt once, and none another run of this model made
+            todo = list(dict.fromkeys(j[2] for j in jobs if j[2] not in shared))
+            for b in range(0, len(todo), first.batch_size):
+                batch = todo[b : b + first.batch_size]
+                outs = steering.generate(model, [model.format_prompt(p) for p in batch], first.max_new_tokens,
+                                         first.batch_size, repetition_penalty=first.repetition_penalty)
+                unsteered.add(first.model, zip(batch, outs), *settings, root)
+                shared.update(zip(batch, outs))
+                bar.update(len(batch))
+            save(condition, jobs, [shared[j[2]] for j in jobs])
+            bar.update(len(jobs) - len(todo))
+            continue
         steer = jobs[0][4]
         for b in range(0, len(jobs), first.batch_size):
             batch = jobs[b : b + first.batch_size]
             outs = steering.generate(model, [model.format_prompt(p) for _, _, p, _, _ in batch], first.max_new_tokens,
-                                     first.batch_size, steering=steer, alpha=[c.alpha for c, *_ in batch] if steer else None,
+                                     first.batch_size, steering=steer, alpha=[c.alpha for c, *_ in batch],
                                      repetition_penalty=first.repetition_penalty, positions=positions)
-            by_file: dict = {}
-            for (cfg, it, prompt, records_file, _), out in zip(batch, outs):
-                keyword, reference = judged_against(cfg.task, it)
-                v = judge(cfg.task, it.text, out, keyword, reference)
-                by_file.setdefault(records_file, []).append(
-                    {"condition": condition, "content_id": it.id, "lang": it.lang, "keyword": keyword,
-                     "reference": reference, "source": it.text, "prompt": prompt, "output": out,
-                     "label": v.label, "reason": v.reason, "judge_version": JUDGE_VERSION})
-            for records_file, recs in by_file.items():
-                append_records(records_file, recs)
+            save(condition, batch, outs)
             bar.update(len(batch))
     bar.close()
 

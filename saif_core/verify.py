@@ -22,17 +22,20 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from . import data, paths, steering
+from . import data, paths, steering, unsteered
 from .config import RunConfig
 from .models import load_model
 from .steering import SteeringVector
 
 
 def shipped_records(record: Path | None = None) -> list[tuple[Path, dict]]:
-    """``(run folder, record)`` for every generation of the record, in a stable order."""
+    """``(run folder, record)`` for every generation of the record, in a stable order (the
+    unsteered store, ``unsteered.DIR``, holds copies of runs' outputs: not sampled twice)."""
     record = Path(record or paths.record_root())
     out = []
     for gz in sorted(record.rglob("records.jsonl.gz")):
+        if gz.relative_to(record).parts[0] == unsteered.DIR:
+            continue
         for line in gzip.decompress(gz.read_bytes()).decode("utf-8").splitlines():
             if line.strip():
                 out.append((gz.parent, json.loads(line)))

@@ -5,11 +5,14 @@ the meaning-aware judge. Needs no SAE. Resumable: records are appended per batch
 
     PYTHONPATH=. python scripts/prompted_accuracy.py OUT_DIR [MODEL ...]
     PYTHONPATH=. python scripts/prompted_accuracy.py --rejudge [record/prompted]
+    PYTHONPATH=. python scripts/prompted_accuracy.py --share [record/prompted]
 
 Prints SA / LA with 95% Wilson intervals per model and task when every item is done. With
 ``--rejudge`` no model is loaded: the shipped outputs (``record/prompted/<model>/<task>/
 records.jsonl.gz``) are judged again by the current judge, stored again, and the README's table
-of models is printed.
+of models is printed. With ``--share``, the shipped outputs join the results store's unsteered
+outputs (``saif_core.unsteered``: the same prompts and settings as a run's prompted condition),
+so the notebooks' runs reuse them instead of generating them again.
 """
 import gzip
 import json
@@ -43,6 +46,22 @@ def rejudge(root: Path) -> None:
     print("| model | " + " | ".join(TASKS) + " |\n|---|" + "---|" * len(TASKS) + "\n" + "\n".join(rows))
 
 
+def share(root: Path) -> None:
+    from saif_core import paths, unsteered
+
+    for model_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        for task in TASKS:
+            path = model_dir / task.replace(":", "_") / "records.jsonl.gz"
+            recs = [json.loads(line) for line in gzip.decompress(path.read_bytes()).decode().splitlines() if line]
+            items = {it.id: it for it in data.split(task, "evaluation")}
+            pairs = [(data.eval_prompts(task, items[r["content_id"]])["prompted"], r["output"]) for r in recs]
+            n = unsteered.add(model_dir.name, pairs, MAX_NEW_TOKENS, 1.0, paths.results_root())
+            print(f"{model_dir.name} {task}: {n} of {len(recs)} outputs added to the unsteered store")
+
+
+if sys.argv[1] == "--share":
+    share(Path(sys.argv[2] if len(sys.argv) > 2 else "record/prompted"))
+    sys.exit(0)
 if sys.argv[1] == "--rejudge":
     rejudge(Path(sys.argv[2] if len(sys.argv) > 2 else "record/prompted"))
     sys.exit(0)

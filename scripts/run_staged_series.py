@@ -3,7 +3,8 @@ generation in the shipped record, so a series too long for one sitting is made o
 
     python scripts/run_staged_series.py [--out DIR] [--until HH:MM] [NAME ...]
 
-1. the results store (``SAIF_RESULTS``, default ``results/``) gets what it lacks from the record;
+1. the results store (``SAIF_RESULTS``, default ``results/``) gets what it lacks from the record,
+   and every run's original and prompted outputs join the unsteered store (``saif_core.unsteered``);
 2. the notebooks are built into ``--out`` (default ``build/series``; not the committed ones,
    whose outputs nbval checks against the record);
 3. each named notebook (default: 02-11 in order) is executed there with papermill, and after
@@ -25,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from saif_core import paths, record
+from saif_core import paths, record, unsteered
 
 HERE = Path(__file__).resolve().parent
 
@@ -57,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     names = args.names or list(B.BUILDERS)
     print("restored from the record:", record.restore(), flush=True)
+    print("unsteered outputs shared from earlier runs:", unsteered.seed_from_runs(paths.results_root()), flush=True)
     B.main(["--out", str(args.out), *names])
     for name in names:
         if past(args.until):

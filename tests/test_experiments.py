@@ -101,7 +101,7 @@ def test_end_to_end_run_and_resume_without_loss_or_duplicates(sae_root, tmp_path
     monkeypatch.setattr(steering, "generate", lambda m, prompts, *a, **k: calls.append(len(prompts)) or real(m, prompts, *a, **k))
     experiments.run(cfg, root=root, progress=False)
     again = read_records(folder / "records.jsonl")
-    assert sum(calls) == 4, "only the missing records are generated again"
+    assert sum(calls) == 3, "only the missing steered records are generated again (the prompted one is reused)"
     assert sorted((r["condition"], r["content_id"]) for r in again) == sorted((r["condition"], r["content_id"]) for r in records)
     # a second identical run generates nothing
     calls.clear()
@@ -124,6 +124,33 @@ def test_k_larger_than_candidates_leaves_no_record(sae_root, tmp_path):
                ["latents"]) == n
     with pytest.raises(SelectionError, match=f"only {n} latents pass"):
         experiments.run(experiments.dataclasses.replace(cfg, k=n + 1), root=tmp_path / "r", progress=False)
+
+
+def test_unsteered_outputs_are_generated_once_per_model_whatever_the_run(sae_root, tmp_path, monkeypatch):
+    """Arms that differ in k, alpha or placement share their original and prompted outputs
+    (saif_core.unsteered); a changed generation setting generates them again."""
+    from saif_core import steering, unsteered
+
+    root = tmp_path / "results"
+    cfg = RunConfig(task="translate_fr", k=4, alpha=2.0, n_extract=12, n_eval=3, max_new_tokens=5)
+    calls = []
+    real = steering.generate
+    monkeypatch.setattr(steering, "generate", lambda m, prompts, *a, **k: calls.append((len(prompts), k.get("steering")
+                                                                                          is not None)) or real(m, prompts, *a, **k))
+    experiments.run(cfg, root=root, progress=False)
+    assert calls == [(3, False), (3, False), (3, True)]
+    calls.clear()
+    other = cfg.replace(k=2, alpha=4.0)
+    experiments.run(other, root=root, progress=False)
+    assert calls == [(3, True)], "only the steered condition is generated for another arm"
+    assert [(r["condition"], r["output"]) for r in experiments.records(other, root) if r["condition"] != "steered"] == \
+           [(r["condition"], r["output"]) for r in experiments.records(cfg, root) if r["condition"] != "steered"]
+    assert len(unsteered.outputs(cfg.model, 5, 1.0, root)) == 6
+    calls.clear()
+    experiments.run(cfg.replace(max_new_tokens=4), root=root, progress=False)
+    assert [n for n, steered in calls if not steered] == [3, 3], "other settings: other outputs"
+    # runs made before the store existed share theirs: seeding finds nothing new here
+    assert unsteered.seed_from_runs(root) == {cfg.model: 0}
 
 
 def test_tune_alpha_picks_on_dev_by_strict_then_loose_then_smallest(monkeypatch):  # as long as the evaluation
@@ -150,7 +177,7 @@ def test_run_alphas_equals_one_run_per_alpha_in_fewer_calls(sae_root, tmp_path, 
     real = steering.generate
     monkeypatch.setattr(steering, "generate", lambda m, prompts, *a, **k: calls.append(len(prompts)) or real(m, prompts, *a, **k))
     together = experiments.run_alphas(cfg, [2.0, 8.0], root=tmp_path / "a", progress=False)
-    assert calls == [6, 6], "each condition of both alphas in one call"
+    assert calls == [3, 6], "each condition of both alphas in one call, the unsteered prompts once"
     alone = [experiments.run(experiments.dataclasses.replace(cfg, alpha=a), root=tmp_path / "b", progress=False)
              for a in (2.0, 8.0)]
     assert [s["key"] for s in together] == [s["key"] for s in alone]

@@ -22,7 +22,7 @@ RANK = {
     "rubric": 7.5, "stats": 7.6, "verdicts": 7.7,
     "evaluate": 8,
     "llm_judge": 9, "quality": 9,
-    "config": 10, "store": 10, "record": 10,
+    "config": 10, "store": 10, "record": 10, "unsteered": 10.5,
     "experiments": 11,
     "plots": 12, "tables": 12, "verify": 12, "protocol": 12, "proximity": 12, "claims": 12, "evidence": 12.5,
     "studies": 13,
