@@ -27,12 +27,12 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from .config import RunConfig, model_fingerprint
+from .config import CONDITIONS, RunConfig, model_fingerprint
 from .store import append_records, read_records
 
 DIR = "unsteered"  # under the results store (and the record)
 CONDITION = "unsteered"
-UNSTEERED = ("original", "prompted")
+UNSTEERED = tuple(c for c in CONDITIONS if not c.endswith("steered"))  # original, prompted
 
 
 def folder(model_id: str, root: Path) -> Path:
