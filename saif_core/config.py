@@ -75,7 +75,7 @@ class RunConfig:
     min_prob: float = _param(0.5, "vector")
     alpha: float = _param(1.0, "generation", "--alpha")
     vector: str = _param("saif", "vector")  # VECTOR_KINDS ("single_latent": the top latent)
-    weighting: str = _param("strength", "vector")  # WEIGHTINGS; "difference" becomes the default with the series re-run (#16)
+    weighting: str = _param("difference", "vector")  # WEIGHTINGS: with minus without the instruction (the paper's Fig. 1)
     normalize: bool = _param(False, "vector")
     resample: int | None = _param(None, "vector")  # select on bootstrap resample number N of the pairs (None: the pairs)
     positions: str = _param("all", "generation", "--positions")  # where the vector is added: steering.POSITIONS
@@ -125,8 +125,10 @@ class RunConfig:
 
     @classmethod
     def from_file(cls, path: Path) -> "RunConfig":
-        """The configuration a run folder's ``config.json`` holds (fields it does not know are ignored)."""
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        """The configuration a run folder's ``config.json`` holds (fields it does not know are ignored;
+        a ``KEY_NEUTRAL`` field it lacks was written before the field existed, so it takes the value
+        that computes what the run did, not today's default)."""
+        raw = {**KEY_NEUTRAL, **json.loads(Path(path).read_text(encoding="utf-8"))}
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.items() if k in known})
 

@@ -142,14 +142,15 @@ def test_fields_added_later_leave_old_keys_alone_at_their_neutral_value():
         cfg = RunConfig.from_file(folder / "config.json")
         assert folder.name == f"{cfg.task}-{cfg.key()}"
         assert cfg.weighting == "strength" and cfg.vector_task is None
-    cfg = tiny_cfg()
+    cfg = tiny_cfg(weighting="strength")
+    assert RunConfig.weighting == "difference"  # the paper's weighting is the default; old runs read as strength
     assert cfg.replace(weighting="difference").key("vector") != cfg.key("vector")
     assert cfg.replace(weighting="difference").key("pairs") == cfg.key("pairs")  # same pairs, new vector
     assert cfg.replace(vector_task="translate_zh").key("pairs") != cfg.key("pairs")
 
 
 def test_difference_weighting_weights_each_latent_by_its_sensitivity(tiny_env):
-    cfg = experiments.validate(tiny_cfg(k=3))
+    cfg = experiments.validate(tiny_cfg(k=3, weighting="strength"))
     model, sae = experiments.load_cached(cfg.model, cfg.sae)
     by_strength, table = experiments.select_and_save_vector(cfg, model, sae, tiny_env.results)
     by_difference, table_d = experiments.select_and_save_vector(cfg.replace(weighting="difference"), model, sae,
