@@ -362,13 +362,17 @@ def layer_curves(df, scales, last_layer: int, title: str):
 
 
 def alpha_quality(df, title: str):
-    """Accuracy, distinct trigrams and median perplexity against alpha (``df``: columns alpha,
-    strict, loose, strict_ci, loose_ci, distinct_trigrams, perplexity)."""
+    """Accuracy, repetition and median perplexity against alpha (``df``: columns alpha,
+    strict, loose, strict_ci, loose_ci, distinct_trigrams, perplexity, and optionally loops:
+    the share of outputs that are repetition loops, drawn beside the distinct trigrams)."""
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
     accuracy_curve(df.assign(condition="steered"), "alpha", "alpha", ax=axes[0])
     axes[0].set_title(f"{title}: accuracy")
-    axes[1].plot(df.alpha, df.distinct_trigrams, marker="o", color="#55a868")
-    axes[1].set(xlabel="alpha", ylabel="distinct word trigrams", ylim=(0, 1.05), title="repetition (1 = none)")
+    axes[1].plot(df.alpha, df.distinct_trigrams, marker="o", color="#55a868", label="distinct word trigrams")
+    if "loops" in df:
+        axes[1].plot(df.alpha, df.loops, marker="s", color="#8172b2", label="share of outputs that loop")
+        axes[1].legend(fontsize=7)
+    axes[1].set(xlabel="alpha", ylabel="share", ylim=(0, 1.05), title="repetition")
     axes[2].plot(df.alpha, df.perplexity, marker="o", color="#c44e52")
     axes[2].set(xlabel="alpha", ylabel="median perplexity", yscale="log", title="perplexity under the unsteered model")
     return fig

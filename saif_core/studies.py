@@ -221,14 +221,16 @@ def tasks_models_claims(df: pd.DataFrame) -> dict:
 
 
 def output_quality(cfg: RunConfig) -> dict:
-    """Two judge-free measures of a run's stored outputs: the mean share of distinct word
-    trigrams, and the median perplexity under the unsteered model (median: robust to a few
-    huge values; empty outputs left out)."""
+    """Judge-free measures of a run's stored outputs: the mean share of distinct word
+    trigrams, the share of outputs that are repetition loops (``quality.is_loop``: it also
+    sees loops without spaces, which have no word trigrams), and the median perplexity under
+    the unsteered model (median: robust to a few huge values; empty outputs left out)."""
     recs = E.records(cfg)
     m = load_model(cfg.model)
     ppl = quality.perplexity(m, [m.format_prompt(x["prompt"]) for x in recs], [x["output"] for x in recs])
     ppl = [p for p in ppl if p == p]
     return {"distinct_trigrams": sum(quality.distinct_trigrams(x["output"]) for x in recs) / len(recs),
+            "loops": sum(quality.is_loop(x["output"]) for x in recs) / len(recs),
             "perplexity": sorted(ppl)[len(ppl) // 2] if ppl else float("nan")}
 
 

@@ -202,8 +202,11 @@ def nb_08() -> list:
         ("md", "# 08 · How hard to push? Accuracy and output quality against strength (reconstruction)\n\n"
                "Steering strength trades instruction following against fluency. This notebook describes that trade\n"
                "**on the dev split**, where the strength is chosen: the SAIF vector (unit norm) at each strength, as\n"
-               "a multiple of the residual norm, with two judge-free measures of the outputs: the share of distinct\n"
-               "word trigrams (1 for prose, near 0 for a loop) and the median perplexity under the unsteered model.\n"
+               "a multiple of the residual norm, with three measures of the outputs that need no reference: the share of distinct\n"
+               "word trigrams (1 for prose, near 0 for a loop of words), the share of outputs that are repetition loops\n"
+               "by the judge's rule (it also catches loops without spaces, such as \"VoVoVo...\", which have no word\n"
+               "trigrams and so score 1 on the first) and the median perplexity under the unsteered model (a loop is\n"
+               "predictable, so a low perplexity alone does not mean fluent text).\n"
                "It tests no claim and chooses nothing; the strength the protocol chose is marked."),
         ("params", COMMON_PARAMS + 'model = None             # None: the headline model (02)\n'
                    'task = "translate_fr"\nsweep = [0.0, 0.25, 0.5, 1.0, 2.0, 4.0]  # strengths shown, x the residual norm\n'
@@ -220,7 +223,7 @@ def nb_08() -> list:
                  '                 "loose_ci": summary["steered"]["loose_ci"], **studies.output_quality(cfg)})\n'
                  "df = pd.DataFrame(rows)\n"
                  'print("strength chosen by the protocol:", tuned.scale, "x the residual norm", notes)'),
-        ("check", 'df[["scale", "alpha", "n", "strict", "loose", "distinct_trigrams", "perplexity"]].round(2)'),
+        ("check", 'df[["scale", "alpha", "n", "strict", "loose", "distinct_trigrams", "loops", "perplexity"]].round(2)'),
         ("code", 'fig = plots.alpha_quality(df.assign(alpha=df.scale), f"{task}, {model} (dev split)")\n'
                  'fig.axes[0].axvline(tuned.scale, color="#999", ls=":", lw=1)\n'
                  'for ax in fig.axes:\n'
