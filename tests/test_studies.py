@@ -382,7 +382,7 @@ def test_stored_accuracy_keeps_the_last_saif_run_of_each_cell(tmp_path):
     assert tables.stored_accuracy(8, tmp_path / "empty").empty
     # the protocol's runs (unit-norm vectors) instead, with their weighting
     unit = tables.stored_accuracy(8, tmp_path, unit_norm=True)
-    assert unit.shape[0] == 1 and unit.weighting.tolist() == ["difference"]  # the default
+    assert unit.shape[0] == 1 and unit.weighting.tolist() == [E.RunConfig.weighting]  # the default
     assert list(unit.columns) == [c for c in tables.ACCURACY_COLUMNS if c != "alpha"][:5] + ["weighting", "alpha"] + ["condition", "n", "SA", "LA"]
 
 
