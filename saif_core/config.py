@@ -75,7 +75,7 @@ class RunConfig:
     min_prob: float = _param(0.5, "vector")
     alpha: float = _param(1.0, "generation", "--alpha")
     vector: str = _param("saif", "vector")  # VECTOR_KINDS ("single_latent": the top latent)
-    weighting: str = _param("strength", "vector")  # WEIGHTINGS; "difference" (the protocol's) becomes the default at the switch to the re-run series (#16): the committed notebooks' runs are keyed with strength
+    weighting: str = _param("strength", "vector")  # WEIGHTINGS; "difference" (the protocol's) at the switch (#16)
     normalize: bool = _param(False, "vector")
     resample: int | None = _param(None, "vector")  # select on bootstrap resample number N of the pairs (None: the pairs)
     positions: str = _param("all", "generation", "--positions")  # where the vector is added: steering.POSITIONS

@@ -221,7 +221,7 @@ def tasks_models_claims(df: pd.DataFrame) -> dict:
 
 
 def output_quality(cfg: RunConfig) -> dict:
-    """Judge-free measures of a run's stored outputs: the mean share of distinct word
+    """Measures of a run's stored outputs that need no reference: the mean share of distinct word
     trigrams, the share of outputs that are repetition loops (``quality.is_loop``: it also
     sees loops without spaces, which have no word trigrams), and the median perplexity under
     the unsteered model (median: robust to a few huge values; empty outputs left out)."""

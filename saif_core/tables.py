@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import data, paths, saes, store
+from .config import KEY_NEUTRAL
 from .langid import language_of
 from .models import MODELS
 
@@ -162,7 +163,7 @@ def stored_accuracy(k: int, root: Path | None = None, unit_norm: bool = False) -
         c = s["config"]
         if c["eval_split"] != "evaluation" or c["vector"] != "saif" or bool(c["normalize"]) != unit_norm:
             continue
-        extra = {"weighting": c.get("weighting", "strength")} if unit_norm else {}
+        extra = {"weighting": c.get("weighting", KEY_NEUTRAL["weighting"])} if unit_norm else {}
         for cond in c["conditions"]:
             rows.append({"model": c["model"], "sae": c["sae"].split("/", 1)[-1], "task": c["task"],
                          "placement": c["placement"], "k": c["k"], **extra, "alpha": c["alpha"], "condition": cond,
