@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from . import paths
-from .verdicts import LEVEL, VERDICTS, Verdict
+from .verdicts import EQUIVALENCE_MARGIN, LEVEL, MARGIN, VERDICTS, Verdict
 
 FIELDS = ("id", "claim", "model", "verdict", "n", "effect", "interval", "test", "p", "notebook")
 
@@ -75,7 +75,9 @@ def markdown(rows: list[dict]) -> str:
         lines.append(f"| {r['claim']} | {model} | **{r['verdict']}** | {_num(r['effect'])} [{lo:.2f}, {hi:.2f}] | "
                      f"{r['n']}{note} | {r['test'].split(';')[0]}{p} | {r['notebook']} |")
     lines += ["", f"Each claim is tested on its own at {LEVEL:g} (no correction for multiplicity); `holds`: the test "
-              "rejects no effect in the claimed direction; `contradicted`: the interval excludes the claimed effect; "
+              "rejects no effect in the claimed direction; `contradicted`: the interval excludes the claimed effect "
+              f"(for \"A beats B\", an advantage of {MARGIN:g} or more; for \"close to\", a difference within "
+              f"±{EQUIVALENCE_MARGIN:g}); "
               "`inconclusive`: the data allow both. Full rows, with each arm's rate: `figures/claims.json`."]
     return "\n".join(lines)
 
