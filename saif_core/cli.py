@@ -23,7 +23,7 @@ from .doctor import print_report, run_doctor
 from .evaluate import LABELS, accuracy_by, agreement, judge, judge_records
 from .contents import DataError, check_unicode, decode_lines, read_lines
 from .rubric import base_task
-from .config import VECTOR_KINDS, WEIGHTINGS
+from .config import MAX_ALPHA, VECTOR_KINDS, WEIGHTINGS
 from .experiments import ConfigError, RunConfig, eval_items, run, validate, with_alpha
 from .llm_judge import LLMJudge, LLMJudgeError, agreement_report
 from .models import DEFAULT_MODEL, ModelError, get_spec, load_model
@@ -138,15 +138,16 @@ penalty = number_in(0, 10, "1.0 is off; 1.1-1.5 is usual")
 
 
 def strength(text: str):
-    """argparse type: ``auto`` or a finite steering strength of at most 1e4 in size."""
+    """argparse type: ``auto`` or a finite steering strength of at most ``config.MAX_ALPHA`` in size."""
     if text == "auto":
         return text
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is neither a number nor 'auto'") from None
-    if not math.isfinite(value) or abs(value) > 1e4:
-        raise argparse.ArgumentTypeError(f"{text} is not a finite strength of at most 1e4 in size (try 2 to 8)")
+    if not math.isfinite(value) or abs(value) > MAX_ALPHA:
+        raise argparse.ArgumentTypeError(f"{text} is not a finite strength of at most {MAX_ALPHA:g} in size "
+                                         "(try 0.1-20 x the residual norm at the layer, or 'auto')")
     return value
 
 

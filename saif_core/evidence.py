@@ -185,9 +185,16 @@ def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = N
             notes.append(f"{model}: not measured ({str(err).split('. Fix')[0]})")
             continue
         got = {"steered": [], "original": [], "pre": [], "steered_loose": [], "prompted_loose": []}
+        done = []
         for task in tasks:
-            post = _tuned(P.arm(model, task, placement="post", n_eval=n_eval, **changes), notes, n_dev, scales, dev, arm="SAIF (post)")
-            pre = _tuned(P.arm(model, task, placement="pre", n_eval=n_eval, **changes), notes, n_dev, scales, dev, arm="SAIF (pre)")
+            try:
+                post = _tuned(P.arm(model, task, placement="post", n_eval=n_eval, **changes), notes, n_dev, scales, dev,
+                              arm="SAIF (post)")
+                pre = _tuned(P.arm(model, task, placement="pre", n_eval=n_eval, **changes), notes, n_dev, scales, dev,
+                             arm="SAIF (pre)")
+            except features.SelectionError as err:  # no vector: the task leaves this model's pool (every arm alike)
+                notes.append(f"{model} / {task}: left out of the pool ({str(err).split('. Fix')[0]})")
+                continue
             rows += arm_rows(P.evaluate(post.cfg, ("original", "prompted", "steered")), "SAIF (post)", scale=post.scale)
             rows += arm_rows(P.evaluate(pre.cfg), "SAIF (pre)", scale=pre.scale)
             got["steered"].append(P.outcomes(post.cfg, "steered"))
@@ -195,8 +202,12 @@ def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = N
             got["pre"].append(P.outcomes(pre.cfg, "steered"))
             got["steered_loose"].append(P.outcomes(post.cfg, "steered", "loose"))
             got["prompted_loose"].append(P.outcomes(post.cfg, "prompted", "loose"))
+            done.append(task)
+        if not done:
+            notes.append(f"{model}: no task has a vector; no claim tested")
+            continue
         pool = {k: pooled(*v) for k, v in got.items()}
-        where = f"{len(tasks)} tasks pooled"
+        where = f"{len(done)} tasks pooled"
         role = {} if get_spec(model).chat else {"role": "base-model contrast"}
         for cid, v in [
             ("steers", superiority(f"SAIF steers: steered SA above the original ({where})", pool["steered"], pool["original"],
@@ -206,11 +217,11 @@ def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = N
             ("close_to_prompting", equivalence(f"steered LA close to prompting ({where})", pool["steered_loose"],
                                                pool["prompted_loose"], names=("steered", "prompted"))),
         ]:
-            claims_.append(claim_row(v, cid, model, "05_tasks_models", tasks=list(tasks), **role))
+            claims_.append(claim_row(v, cid, model, "05_tasks_models", tasks=done, **role))
             if cid == "steers" and not role:
                 steers[model] = v
     if len(steers) >= 2:
-        v = every(f"SAIF steers at every instruction-tuned size ({', '.join(steers)}; {where})", steers)
+        v = every(f"SAIF steers at every instruction-tuned size ({', '.join(steers)}; each model's tasks pooled)", steers)
         claims_.append(claim_row(v, "steers_every_size", " + ".join(steers), "05_tasks_models", tasks=list(tasks)))
     return Evidence(pd.DataFrame(rows), claims_, notes, pd.DataFrame(dev))
 
@@ -229,11 +240,17 @@ def layer_sweep(model: str, task: str, width: int, layers=None, n_dev: int | Non
     if len(specs) < 2:
         raise ValueError(f"{model} has SAEs of width {width} at layers {sorted(specs)}: a sweep needs two or more. "
                          "Fix: pass a width every swept layer has (make saes trains them).")
+    if last not in specs:
+        raise ValueError(f"{model} has no SAE of width {width} at its last layer {last}. Fix: train one (make saes).")
     tuned, dev_rows = {}, []
     for L, spec in sorted(specs.items()):
-        tuned[L] = _tuned(P.arm(model, task, sae=spec.id, n_eval=n_eval, **changes), notes, n_dev, scales, dev_rows, layer=L)
-    if last not in tuned:
-        raise ValueError(f"{model} has no SAE of width {width} at its last layer {last}. Fix: train one (make saes).")
+        try:
+            tuned[L] = _tuned(P.arm(model, task, sae=spec.id, n_eval=n_eval, **changes), notes, n_dev, scales, dev_rows, layer=L)
+        except features.SelectionError as err:  # no vector to steer with at that layer: said, not swept
+            notes.append(f"layer {L}: not swept ({str(err).split('. Fix')[0]})")
+    if last not in tuned or len(tuned) < 2:
+        notes.append(f"{model}: the last layer and an earlier layer both need a vector; no claim tested")
+        return Evidence(pd.DataFrame(), [], notes, pd.DataFrame(dev_rows))
     best_dev = lambda L: max((r for r in dev_rows if r["layer"] == L), key=lambda r: (r["strict"], r["loose"]))  # noqa: E731
     earlier = max((L for L in tuned if L != last), key=lambda L: (best_dev(L)["strict"], best_dev(L)["loose"], L))
     rows = []

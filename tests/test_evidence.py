@@ -60,7 +60,8 @@ def test_controls_run_at_the_saif_scale(env):
     assert {r["id"] for r in ev.claims} == {f"beats_{k}" for k in EV.CONTROLS}
 
 
-def test_layer_sweep_needs_equal_widths_and_chooses_the_earlier_layer_on_dev(env, tmp_path, monkeypatch):
+def three_layers(env, tmp_path, monkeypatch) -> None:
+    """SAEs of one width at the tiny model's layers 0, 1 and 2 (SAIF_SAES points at them)."""
     from sae_factory import make_sae
 
     root = tmp_path / "saes"
@@ -68,6 +69,10 @@ def test_layer_sweep_needs_equal_widths_and_chooses_the_earlier_layer_on_dev(env
     make_sae(root, model="tiny-llama", layer=2, d_in=64, kind="jumprelu")
     make_sae(root, model="tiny-llama", layer=0, d_in=64, kind="jumprelu", seed=1)
     monkeypatch.setenv("SAIF_SAES", str(root))
+
+
+def test_layer_sweep_needs_equal_widths_and_chooses_the_earlier_layer_on_dev(env, tmp_path, monkeypatch):
+    three_layers(env, tmp_path, monkeypatch)
     ev = check(EV.layer_sweep("tiny-llama", "translate_fr", width=128, **SMOKE), "06_layer_sweep")
     (row,) = ev.claims
     assert row["id"] == "last_layer" and row["claim"].startswith("the last layer (2) beats")
@@ -155,3 +160,50 @@ def test_tasks_models_size_claim_over_instruction_tuned_models_and_the_base_cont
     assert size[0]["effect"] == pytest.approx(0.28)  # the weaker model's gain
     assert {r.get("role") for r in ev.claims if r["model"] == "base-c"} == {"base-model contrast"}
     assert not any(r.get("role") for r in ev.claims if r["model"] != "base-c")
+
+
+def test_tasks_models_leaves_a_task_without_a_vector_out_of_the_pool_and_says_so(monkeypatch):
+    """A task where no latent passes the selection rule has no vector: it leaves that model's
+    pool for every arm alike (the pool stays paired), a note says so, and the claim names the
+    tasks pooled."""
+    from types import SimpleNamespace
+
+    from saif_core import features, protocol as P, saes
+
+    def tuned(cfg, *a, **kw):
+        if cfg.task == "summarize":
+            raise features.SelectionError("m / summarize: no latent passes the selection rule (min_prob 0.5). Fix: ...")
+        return SimpleNamespace(cfg=cfg, scale=1.0)
+
+    monkeypatch.setattr(saes, "default_sae_id", lambda m: f"{m}/sae")
+    monkeypatch.setattr(EV, "get_spec", lambda m: SimpleNamespace(chat=True))
+    monkeypatch.setattr(EV, "_tuned", tuned)
+    monkeypatch.setattr(P, "arm", lambda model, task, **kw: SimpleNamespace(model=model, task=task, **kw))
+    monkeypatch.setattr(P, "evaluate", lambda cfg, conditions=("steered",): {})
+    monkeypatch.setattr(EV, "arm_rows", lambda summary, arm, **kw: [])
+    monkeypatch.setattr(P, "outcomes", lambda cfg, condition="steered", measure="strict": np.r_[np.ones(30), np.zeros(70)])
+    ev = EV.tasks_models(["m"], ["translate_fr", "summarize", "translate_zh"])
+    assert ev.notes == ["m / summarize: left out of the pool (m / summarize: no latent passes the selection rule (min_prob 0.5))"]
+    assert all(r["n"] == 200 and r["tasks"] == ["translate_fr", "translate_zh"] for r in ev.claims)
+    assert "2 tasks pooled" in ev.claims[0]["claim"]
+    only = EV.tasks_models(["m"], ["summarize"])
+    assert not only.claims and "m: no task has a vector; no claim tested" in only.notes
+
+
+def test_layer_sweep_skips_a_layer_without_a_vector_and_says_so(env, tmp_path, monkeypatch):
+    from saif_core import features
+
+    three_layers(env, tmp_path, monkeypatch)
+    real = EV._tuned
+
+    def tuned(cfg, *a, **kw):
+        if "blocks.0." in cfg.sae:
+            raise features.SelectionError("tiny-llama / translate_fr: no latent passes the selection rule. Fix: ...")
+        return real(cfg, *a, **kw)
+
+    monkeypatch.setattr(EV, "_tuned", tuned)
+    ev = check(EV.layer_sweep("tiny-llama", "translate_fr", width=128, **SMOKE), "06_layer_sweep")
+    assert "earlier layer (1," in ev.claims[0]["claim"] and any(n.startswith("layer 0: not swept") for n in ev.notes)
+    monkeypatch.setattr(EV, "_tuned", lambda cfg, *a, **kw: (_ for _ in ()).throw(features.SelectionError("none. Fix")))
+    none = EV.layer_sweep("tiny-llama", "translate_fr", width=128, **SMOKE)
+    assert not none.claims and none.rows.empty and "no claim tested" in none.notes[-1]

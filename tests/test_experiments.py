@@ -36,6 +36,7 @@ def test_hash_is_stable_and_field_sensitive():
     (RunConfig(k=0), ConfigError, r"k \(--k\) must be a whole number >= 1"),
     (RunConfig(alpha=math.nan), ConfigError, r"alpha \(--alpha\)=nan is not a finite number"),
     (RunConfig(alpha=math.inf), ConfigError, "not a finite number"),
+    (RunConfig(alpha=2e6), ConfigError, r"alpha \(--alpha\)=2000000.0 is beyond any useful strength \(\|alpha\| <= 1e\+06\)"),
     (RunConfig(layer=30), ConfigError, r"layer \(--layer\)=30 is out of range.*0..29"),
     (RunConfig(layer=3), ConfigError, "no SAE of smollm2-135m-instruct at layer 3"),
     (RunConfig(placement="middle"), ConfigError, r"placement \(--placement\)='middle'"),
@@ -246,3 +247,9 @@ def test_the_key_knows_the_model_weights(monkeypatch):
     monkeypatch.setattr(assets, "_installed", lambda package: "99.0")
     assert assets.weights_fingerprint(spec) != same
     assert all(cfg.key(stage) != before[stage] for stage in config.STAGES)
+
+
+def test_a_strength_of_twice_gemma3s_residual_norm_is_valid(sae_root):
+    """Gemma 3 270M's residual norm at its last layer is about 8,900: the protocol's largest scale
+    (2x the norm) must pass the guard against mistyped strengths."""
+    assert validate(RunConfig(alpha=17720.62)).alpha == 17720.62
