@@ -1,11 +1,12 @@
 """The pipeline on the tiny random model (fast): cached artifacts are keyed by exactly what
 they depend on, and a run's strength and positions never come from a cache."""
+import dataclasses
 import json
 
 import pytest
 
 from saif_core import experiments, steering
-from saif_core.config import RunConfig
+from saif_core.config import KEY_NEUTRAL, RunConfig
 
 
 def tiny_cfg(**kw) -> RunConfig:
@@ -132,17 +133,25 @@ def test_saif_steer_on_a_contents_file_with_references_judges_meaning(tiny_env, 
 # ---------------------------------------------------------------- #16: the paper's weighting, controls, cross-task
 
 
-def test_fields_added_later_leave_old_keys_alone_at_their_neutral_value():
+def test_the_shipped_records_runs_keep_their_keys():
     from saif_core import paths
 
-    # every run of the shipped record was keyed before weighting and vector_task existed
-    runs = sorted(p for p in paths.record_root().iterdir() if (p / "config.json").exists())[:12]
+    # those of a model whose SAEs have not been retrained since the record was made
+    runs = sorted(p for p in paths.record_root().glob("*/config.json") if "qwen2.5" in p.read_text(encoding="utf-8"))[:12]
     assert runs
-    for folder in runs:
-        cfg = RunConfig.from_file(folder / "config.json")
-        assert folder.name == f"{cfg.task}-{cfg.key()}"
-        assert cfg.weighting == "strength" and cfg.vector_task is None
-    cfg = tiny_cfg(weighting="strength")
+    for path in runs:
+        cfg = RunConfig.from_file(path)
+        assert path.parent.name == f"{cfg.task}-{cfg.key()}"
+
+
+def test_fields_added_later_leave_old_keys_alone_at_their_neutral_value(tiny_env, tmp_path):
+    # a config.json written before weighting, vector_task and resample existed reads as their neutral values,
+    # whatever today's defaults, and keeps the key it was stored under
+    old = {k: v for k, v in dataclasses.asdict(tiny_cfg(weighting="strength")).items() if k not in KEY_NEUTRAL}
+    (tmp_path / "config.json").write_text(json.dumps(old), encoding="utf-8")
+    cfg = RunConfig.from_file(tmp_path / "config.json")
+    assert {k: getattr(cfg, k) for k in KEY_NEUTRAL} == KEY_NEUTRAL
+    assert cfg.key() == tiny_cfg(weighting="strength").key()
     assert cfg.replace(weighting="difference").key("vector") != cfg.key("vector")
     assert cfg.replace(weighting="difference").key("pairs") == cfg.key("pairs")  # same pairs, new vector
     assert cfg.replace(vector_task="translate_zh").key("pairs") != cfg.key("pairs")
