@@ -44,7 +44,7 @@ VECTOR_KINDS = ("saif", "diff_means", "single_latent", "random_direction", "rand
 # instruction (sensitivity: the paper's Fig. 1), or by their mean activation with it (strength)
 WEIGHTINGS = ("difference", "strength")
 # a guard against a mistyped strength, not a tuning limit: Gemma 3 270M's residual norm at its last
-# layer is about 8,900, so 2x the residual norm (a scale the protocol tries) is about 17,700
+# layer is 8,900-36,000 by task (notebook 05), so 2x the norm (a scale the protocol tries) reaches 72,000
 MAX_ALPHA = 1e6
 KEY_NEUTRAL = {"weighting": "strength", "vector_task": None, "resample": None}
 

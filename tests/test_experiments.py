@@ -250,6 +250,6 @@ def test_the_key_knows_the_model_weights(monkeypatch):
 
 
 def test_a_strength_of_twice_gemma3s_residual_norm_is_valid(sae_root):
-    """Gemma 3 270M's residual norm at its last layer is about 8,900: the protocol's largest scale
-    (2x the norm) must pass the guard against mistyped strengths."""
-    assert validate(RunConfig(alpha=17720.62)).alpha == 17720.62
+    """Gemma 3 270M's residual norm at its last layer reaches 35,876 (summarize prompts): the
+    protocol's largest scale (2x the norm) must pass the guard against mistyped strengths."""
+    assert validate(RunConfig(alpha=71751.28)).alpha == 71751.28
