@@ -35,7 +35,7 @@ from .protocol import fit_k  # re-exported: the steering notebooks and the headl
 from .claims import claim_row
 from .config import RunConfig, validate
 from .models import get_spec
-from .verdicts import Verdict, above, equivalence, every, exceeds_null, pooled, superiority
+from .verdicts import EQUIVALENCE_MARGIN, Verdict, above, equivalence, every, exceeds_null, pooled, superiority
 
 
 class Evidence(NamedTuple):
@@ -218,6 +218,10 @@ def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = N
                                                pool["prompted_loose"], names=("steered", "prompted"))),
         ]:
             claims_.append(claim_row(v, cid, model, "05_tasks_models", tasks=done, **role))
+            if cid == "close_to_prompting" and v.verdict == "holds" and pool["prompted_loose"].mean() < EQUIVALENCE_MARGIN:
+                notes.append(f"{model}: 'steered LA close to prompting' holds at the floor: prompted LA is "
+                             f"{pool['prompted_loose'].mean():.3f}, so the model does not follow the instruction even when "
+                             "it is written out, and the equivalence says nothing for steering")
             if cid == "steers" and not role:
                 steers[model] = v
     if len(steers) >= 2:

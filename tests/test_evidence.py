@@ -159,6 +159,9 @@ def test_tasks_models_size_claim_over_instruction_tuned_models_and_the_base_cont
     assert len(size) == 1 and size[0]["model"] == "chat-a + chat-b" and size[0]["verdict"] == "holds"
     assert size[0]["effect"] == pytest.approx(0.28)  # the weaker model's gain
     assert {r.get("role") for r in ev.claims if r["model"] == "base-c"} == {"base-model contrast"}
+    # prompted LA is 0.02 for every model (outcomes above), so each "close to prompting" that holds is said to be at the floor
+    floor = [n.split(":")[0] for n in ev.notes if "holds at the floor" in n]
+    assert floor == ["base-c"] == [r["model"] for r in ev.claims if r["id"] == "close_to_prompting" and r["verdict"] == "holds"]
     assert not any(r.get("role") for r in ev.claims if r["model"] != "base-c")
 
 
