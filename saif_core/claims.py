@@ -72,7 +72,8 @@ def markdown(rows: list[dict]) -> str:
         p = "" if r["p"] is None else f", p = {r['p']:.3g}"
         note = f" ({r['note']})" if r.get("note") else ""
         model = r["model"] + (f" ({r['role']})" if r.get("role") else "")
-        lines.append(f"| {r['claim']} | {model} | **{r['verdict']}** | {_num(r['effect'])} [{lo:.2f}, {hi:.2f}] | "
+        caveat = f" ({r['caveat']})" if r.get("caveat") else ""
+        lines.append(f"| {r['claim']} | {model} | **{r['verdict']}**{caveat} | {_num(r['effect'])} [{lo:.2f}, {hi:.2f}] | "
                      f"{r['n']}{note} | {r['test'].split(';')[0]}{p} | {r['notebook']} |")
     lines += ["", f"Each claim is tested on its own at {LEVEL:g} (no correction for multiplicity); `holds`: the test "
               "rejects no effect in the claimed direction; `contradicted`: the interval excludes the claimed effect "

@@ -217,11 +217,14 @@ def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = N
             ("close_to_prompting", equivalence(f"steered LA close to prompting ({where})", pool["steered_loose"],
                                                pool["prompted_loose"], names=("steered", "prompted"))),
         ]:
-            claims_.append(claim_row(v, cid, model, "05_tasks_models", tasks=done, **role))
+            floor = {}
             if cid == "close_to_prompting" and v.verdict == "holds" and pool["prompted_loose"].mean() < EQUIVALENCE_MARGIN:
+                # both arms near zero: the model does not follow the instruction even when it is written out
+                floor = {"caveat": f"at the floor: prompted LA {pool['prompted_loose'].mean():.3f}"}
                 notes.append(f"{model}: 'steered LA close to prompting' holds at the floor: prompted LA is "
                              f"{pool['prompted_loose'].mean():.3f}, so the model does not follow the instruction even when "
                              "it is written out, and the equivalence says nothing for steering")
+            claims_.append(claim_row(v, cid, model, "05_tasks_models", tasks=done, **role, **floor))
             if cid == "steers" and not role:
                 steers[model] = v
     if len(steers) >= 2:

@@ -162,6 +162,8 @@ def test_tasks_models_size_claim_over_instruction_tuned_models_and_the_base_cont
     # prompted LA is 0.02 for every model (outcomes above), so each "close to prompting" that holds is said to be at the floor
     floor = [n.split(":")[0] for n in ev.notes if "holds at the floor" in n]
     assert floor == ["base-c"] == [r["model"] for r in ev.claims if r["id"] == "close_to_prompting" and r["verdict"] == "holds"]
+    assert [r["model"] for r in ev.claims if r.get("caveat") == "at the floor: prompted LA 0.020"] == ["base-c"]
+    assert "| **holds** (at the floor: prompted LA 0.020) |" in claims.markdown(ev.claims)
     assert not any(r.get("role") for r in ev.claims if r["model"] != "base-c")
 
 
