@@ -137,7 +137,9 @@ def fit_k(cfg: RunConfig, notes: list) -> RunConfig:
         raise features.SelectionError(f"{cfg.model} / {cfg.task}: no latent passes the selection rule (min_prob "
                                       f"{cfg.min_prob}). Fix: lower min_prob or use more pairs.")
     if n < cfg.k:
-        notes.append(f"{cfg.model} / {cfg.task}: only {n} latents pass the selection rule (min_prob {cfg.min_prob}); "
+        where = f"{cfg.model} / {cfg.task}" + (f" / {cfg.sae.split('/', 1)[-1]}" if cfg.sae else "") + \
+            (f" / {cfg.placement} pairs" if cfg.placement != "post" else "")
+        notes.append(f"{where}: only {n} latents pass the selection rule (min_prob {cfg.min_prob}); "
                      f"k lowered from {cfg.k} to {n}")
         return cfg.replace(k=n)
     return cfg

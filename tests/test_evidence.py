@@ -130,7 +130,10 @@ def test_fit_k_says_when_no_latent_passes(env, monkeypatch):
         EV.fit_k(cfg, [])
     notes = []
     monkeypatch.setattr(E, "passing_latents", lambda c: 3)
-    assert EV.fit_k(cfg, notes).k == 3 and "k lowered from 8 to 3" in notes[0]
+    assert EV.fit_k(cfg, notes).k == 3 and notes[0].startswith("tiny-llama / translate_fr: only 3 latents pass")
+    assert "k lowered from 8 to 3" in notes[0]
+    EV.fit_k(cfg.replace(sae="tiny-llama/blocks.1.hook_resid_post/width_128", placement="pre"), notes)
+    assert notes[1].startswith("tiny-llama / translate_fr / blocks.1.hook_resid_post/width_128 / pre pairs: only 3")
     assert EV.fit_k is protocol.fit_k  # one rule for the steering notebooks and the headline choice
 
 
