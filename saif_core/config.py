@@ -61,6 +61,11 @@ class ConfigError(ValueError):
     """A run configuration is invalid; the message names the parameter (and flag) and the fix."""
 
 
+def problem(err: Exception) -> str:
+    """An error's message without its "Fix: ..." part: what a note says of an arm that could not run."""
+    return str(err).split(". Fix")[0]
+
+
 def _param(default, stage: str | None, flag: str | None = None):
     return field(default=default, metadata={"stage": stage, "flag": flag})
 

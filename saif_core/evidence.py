@@ -33,7 +33,7 @@ import torch
 from . import data, experiments as E, features, protocol as P, proximity, saes
 from .protocol import fit_k  # re-exported: the steering notebooks and the headline choice share one rule
 from .claims import claim_row
-from .config import RunConfig, validate
+from .config import RunConfig, problem, validate
 from .models import get_spec
 from .verdicts import EQUIVALENCE_MARGIN, Verdict, above, equivalence, every, exceeds_null, pooled, superiority
 
@@ -182,7 +182,7 @@ def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = N
         try:
             saes.default_sae_id(model)
         except saes.SAEError as err:
-            notes.append(f"{model}: not measured ({str(err).split('. Fix')[0]})")
+            notes.append(f"{model}: not measured ({problem(err)})")
             continue
         got = {"steered": [], "original": [], "pre": [], "steered_loose": [], "prompted_loose": []}
         done = []
@@ -193,7 +193,7 @@ def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = N
                 pre = _tuned(P.arm(model, task, placement="pre", n_eval=n_eval, **changes), notes, n_dev, scales, dev,
                              arm="SAIF (pre)")
             except features.SelectionError as err:  # no vector: the task leaves this model's pool (every arm alike)
-                notes.append(f"{model} / {task}: left out of the pool ({str(err).split('. Fix')[0]})")
+                notes.append(f"{model} / {task}: left out of the pool ({problem(err)})")
                 continue
             rows += arm_rows(P.evaluate(post.cfg, ("original", "prompted", "steered")), "SAIF (post)", scale=post.scale)
             rows += arm_rows(P.evaluate(pre.cfg), "SAIF (pre)", scale=pre.scale)
@@ -217,13 +217,13 @@ def tasks_models(models, tasks, n_dev: int | None = None, n_eval: int | None = N
             ("close_to_prompting", equivalence(f"steered LA close to prompting ({where})", pool["steered_loose"],
                                                pool["prompted_loose"], names=("steered", "prompted"))),
         ]:
-            floor = {}
-            if cid == "close_to_prompting" and v.verdict == "holds" and pool["prompted_loose"].mean() < EQUIVALENCE_MARGIN:
+            floor, prompted_la = {}, pool["prompted_loose"].mean()
+            if cid == "close_to_prompting" and v.verdict == "holds" and prompted_la < EQUIVALENCE_MARGIN:
                 # both arms near zero: the model does not follow the instruction even when it is written out
-                floor = {"caveat": f"at the floor: prompted LA {pool['prompted_loose'].mean():.3f}"}
-                notes.append(f"{model}: 'steered LA close to prompting' holds at the floor: prompted LA is "
-                             f"{pool['prompted_loose'].mean():.3f}, so the model does not follow the instruction even when "
-                             "it is written out, and the equivalence says nothing for steering")
+                floor = {"caveat": f"at the floor: prompted LA {prompted_la:.3f}"}
+                notes.append(f"{model}: 'steered LA close to prompting' holds at the floor: prompted LA is {prompted_la:.3f}, "
+                             "so the model does not follow the instruction even when it is written out, and the "
+                             "equivalence says nothing for steering")
             claims_.append(claim_row(v, cid, model, "05_tasks_models", tasks=done, **role, **floor))
             if cid == "steers" and not role:
                 steers[model] = v
@@ -254,7 +254,7 @@ def layer_sweep(model: str, task: str, width: int, layers=None, n_dev: int | Non
         try:
             tuned[L] = _tuned(P.arm(model, task, sae=spec.id, n_eval=n_eval, **changes), notes, n_dev, scales, dev_rows, layer=L)
         except features.SelectionError as err:  # no vector to steer with at that layer: said, not swept
-            notes.append(f"layer {L}: not swept ({str(err).split('. Fix')[0]})")
+            notes.append(f"layer {L}: not swept ({problem(err)})")
     if last not in tuned or len(tuned) < 2:
         notes.append(f"{model}: the last layer and an earlier layer both need a vector; no claim tested")
         return Evidence(pd.DataFrame(), [], notes, pd.DataFrame(dev_rows))
@@ -341,7 +341,7 @@ def controls(model: str, task: str, n_dev: int | None = None, n_eval: int | None
         try:
             rows += arm_rows(P.evaluate(fit_k(saif.cfg.replace(**change), notes)), name, scale=saif.scale)
         except features.SelectionError as err:  # e.g. no latent fires on 90% of the positives
-            notes.append(f"{name}: not run ({str(err).split('. Fix')[0]})")
+            notes.append(f"{name}: not run ({problem(err)})")
     for r in range(resamples):
         rows += arm_rows(P.evaluate(fit_k(saif.cfg.replace(resample=r), notes)), f"SAIF, resample {r}", scale=saif.scale)
     return Evidence(pd.DataFrame(rows), claims_, notes, pd.DataFrame(dev))

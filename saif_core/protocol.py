@@ -26,7 +26,7 @@ from typing import NamedTuple
 import numpy as np
 
 from . import data, experiments as E, features
-from .config import RunConfig, validate
+from .config import RunConfig, problem, validate
 
 # the fixed settings, stated once (notebooks print ``SETTINGS``)
 N_EXTRACT = 128  # extraction pairs, cycling through the extraction items with the variants dealt in turn
@@ -160,7 +160,7 @@ def headline_model(models, task: str = "translate_fr", n_dev: int | None = None,
             # the run builds its vector too: from the latents that pass when fewer than k do
             cfg = fit_k(arm(m, task, eval_split="dev", n_eval=n_dev, conditions=("prompted",), **changes), [])
         except (SAEError, features.SelectionError) as err:
-            rows.append({"model": m, "skipped": str(err).split(". Fix")[0]})
+            rows.append({"model": m, "skipped": problem(err)})
             continue
         s = E.run(cfg, progress=False)
         rows.append({"model": m, "n": s["n"], "strict": s["prompted"]["strict"], "loose": s["prompted"]["loose"]})

@@ -28,7 +28,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from . import data, experiments as E, features, protocol as P, quality, sae_metrics, saes, tables
-from .config import ConfigError, RunConfig
+from .config import ConfigError, RunConfig, problem
 from .features import SelectionError
 from .models import get_spec, load_model
 
@@ -106,7 +106,7 @@ def layer_sweep(base: RunConfig, by_layer: dict, norms: dict, scales) -> tuple[p
             for c in scales:
                 rows += scaled_run(base.replace(sae=spec.id), c, norms[L])
         except (SelectionError, ConfigError) as err:
-            not_run[L] = f"{type(err).__name__}: {str(err).split('. Fix')[0]}"
+            not_run[L] = f"{type(err).__name__}: {problem(err)}"
     return pd.DataFrame(rows), not_run
 
 
@@ -174,7 +174,7 @@ def tasks_and_models(models, tasks, k: int, alpha, n_eval: int, n_extract: int, 
         try:
             saes.default_sae_id(model)
         except saes.SAEError as err:
-            not_measured[model] = str(err).split(". Fix")[0]
+            not_measured[model] = problem(err)
             continue
         for task in tasks:
             post, n_post = fitted_k(RunConfig(model=model, task=task, k=k, n_eval=n_eval, max_new_tokens=max_new_tokens,
